@@ -1,0 +1,34 @@
+//! `weft-bench`: system-level benchmarks. Each scenario prints ONE JSON object on stdout, with
+//! its baselines measured in the same run (this machine is shared and noisy: compare ratios).
+//!
+//! `cargo run --release -p weft-bench -- store --messages 1000000`
+
+// Printing results is what these binaries are for; the lint guards the libraries.
+#![allow(clippy::print_stdout)]
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod store;
+
+#[derive(Debug, Parser)]
+#[command(name = "weft-bench", about = "Weft system benchmarks (JSON out)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Local store: import, open a channel, search, local edits, size on disk.
+    Store(store::Opts),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let out = match cli.cmd {
+        Cmd::Store(o) => store::run(&o)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}

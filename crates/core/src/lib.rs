@@ -1,0 +1,44 @@
+//! Weft's engine: the API the desktop app and the `weft` CLI share.
+//!
+//! It opens one profile's data directory and owns the store, the documents and the timers.
+//! Every edit becomes one Automerge change stored with its read-model rows and outbox entry in
+//! one SQLite transaction; every read is answered from SQLite.
+//!
+//! ```
+//! use weft_core::Engine;
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut e = Engine::open(dir.path()).unwrap();
+//! e.init_profile(weft_domain::Profile { display_name: "Ada".into(), ..Default::default() }).unwrap();
+//! let ws = e.create_workspace("Acme", "").unwrap().id.unwrap();
+//! let general = e.find_channel(ws, "#general").unwrap();
+//! e.send(general, "hello **team**", Default::default()).unwrap();
+//! assert_eq!(e.messages(general, None, 50).unwrap()[0].message.text, "hello **team**");
+//! ```
+
+mod analytics;
+mod board;
+mod calendar;
+mod chat;
+mod clock;
+mod engine;
+mod error;
+mod exchange;
+mod focus;
+mod inbox;
+mod notify;
+mod profile;
+mod search;
+mod timers;
+mod workspace;
+
+pub use board::{ColumnView, NewTask, TaskPatch};
+pub use calendar::{Agenda, NewEvent, Occurrence};
+pub use chat::{ChannelView, MessageView, Scheduled, SendOptions};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{COMPACT_EVERY, ChangeEvent, Engine, Identity, ImportReport};
+pub use error::{CoreError, Result};
+pub use focus::FocusEnd;
+pub use search::SearchResults;
+pub use timers::TickReport;
+pub use weft_store::{InboxRow, SearchHit, TaskFilter};
+pub use workspace::MemberView;

@@ -1,0 +1,1 @@
+//! Weft's scenario tests live in `tests.rs` (one test binary); this library is empty.

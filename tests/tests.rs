@@ -1,0 +1,26 @@
+//! Weft scenario tests: real `weft` processes, real SQLite files, several replicas.
+//!
+//! - `cli`         — the `weft` binary end to end: two people's replicas merging through change
+//!   files; exit codes and messages scripts rely on.
+//! - `crash`       — a `weft` write loop killed with SIGKILL a hundred times: every edit it
+//!   reported is there after restart and the database is intact.
+//! - `convergence` — property test: 3 to 5 replicas, random operations on every document kind,
+//!   random exchange order; identical documents and read models at the end.
+//! - `merge`       — the merge rules people notice: card moved twice, reorders, edit vs
+//!   delete, concurrent field edits, reactions.
+//! - `hostile`     — malformed change files, truncated databases, absurd sizes, invalid UTF-8,
+//!   wrong time zones: a clear error, nothing lost.
+//! - `timers`      — scheduled messages and reminders fire offline, and once after a restart.
+//! - `inbox`       — mentions, DMs, keywords, levels, do-not-disturb and focus.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod util;
+
+mod cli;
+mod convergence;
+mod crash;
+mod hostile;
+mod inbox;
+mod merge;
+mod timers;
