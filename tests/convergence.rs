@@ -91,6 +91,27 @@ enum Op {
     Profile {
         r: usize,
     },
+    MarkRead {
+        r: usize,
+        ch: usize,
+    },
+    Save {
+        r: usize,
+        m: usize,
+    },
+    Keywords {
+        r: usize,
+    },
+    Theme {
+        r: usize,
+    },
+    Focus {
+        r: usize,
+    },
+    Schedule {
+        r: usize,
+        ch: usize,
+    },
     Exchange {
         from: usize,
         to: usize,
@@ -101,7 +122,8 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let r = 0usize..5;
+    // Replica indices, taken modulo the number of replicas (the last is user 0's second device).
+    let r = 0usize..6;
     let i = 0usize..64;
     prop_oneof![
         4 => (r.clone(), i.clone(), proptest::option::of(i.clone())).prop_map(|(r, ch, reply)| Op::Send { r, ch, reply }),
@@ -124,6 +146,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => r.clone().prop_map(|r| Op::Label { r }),
         1 => r.clone().prop_map(|r| Op::Call { r }),
         1 => r.clone().prop_map(|r| Op::Profile { r }),
+        2 => (r.clone(), i.clone()).prop_map(|(r, ch)| Op::MarkRead { r, ch }),
+        1 => (r.clone(), i.clone()).prop_map(|(r, m)| Op::Save { r, m }),
+        1 => r.clone().prop_map(|r| Op::Keywords { r }),
+        1 => r.clone().prop_map(|r| Op::Theme { r }),
+        1 => r.clone().prop_map(|r| Op::Focus { r }),
+        1 => (r.clone(), i.clone()).prop_map(|(r, ch)| Op::Schedule { r, ch }),
         4 => (r.clone(), r).prop_map(|(from, to)| Op::Exchange { from, to }),
         2 => (1i64..3_600_000).prop_map(|ms| Op::Tick { ms }),
     ]
@@ -166,6 +194,13 @@ impl World {
             .unwrap()
             .id
             .unwrap();
+        rs[0]
+            .engine
+            .update_settings(|s| s.theme = weft_domain::Theme::Dark)
+            .unwrap();
+        // User 0's second device: shares the personal document with replica 0.
+        let second = Replica::device_of(&rs[0], &c);
+        rs.push(second);
         let mut w = World { rs, ws, board };
         w.sync_all();
         w
@@ -269,7 +304,13 @@ impl World {
             | Op::Rsvp { r, .. }
             | Op::Label { r }
             | Op::Call { r }
-            | Op::Profile { r } => r % n,
+            | Op::Profile { r }
+            | Op::MarkRead { r, .. }
+            | Op::Save { r, .. }
+            | Op::Keywords { r }
+            | Op::Theme { r }
+            | Op::Focus { r }
+            | Op::Schedule { r, .. } => r % n,
             Op::Exchange { .. } | Op::Tick { .. } => 0,
         };
         let msgs = self.messages(r);
@@ -411,12 +452,54 @@ impl World {
                 e.update_profile(|p| p.title = format!("title {r}"))
                     .map(|_| ()),
             ),
+            Op::MarkRead { ch, .. } => pick(&channels, ch).map(|c| e.mark_read(c, None)),
+            Op::Save { m, .. } => pick(&msgs, m).map(|m| e.save_message(m, r % 2 == 0)),
+            Op::Keywords { .. } => Some(
+                e.update_prefs(|p| p.keywords.push(format!("word{r}")))
+                    .map(|_| ()),
+            ),
+            Op::Theme { .. } => Some(
+                e.update_settings(|s| s.theme = weft_domain::Theme::ALL[r % 3])
+                    .map(|_| ()),
+            ),
+            Op::Focus { .. } => Some(match e.focus_current() {
+                Ok(Some(_)) => e.focus_stop(r % 2 == 0).map(|_| ()),
+                _ => e
+                    .focus_start(weft_domain::FocusKind::Pomodoro, None, None)
+                    .map(|_| ()),
+            }),
+            Op::Schedule { ch, .. } => pick(&channels, ch).map(|c| {
+                let at = Timestamp(weft_test_support::T0.0 + 400 * 86_400_000);
+                e.schedule_message(c, "later", at, None).map(|_| ())
+            }),
             Op::Exchange { .. } | Op::Tick { .. } => None,
         };
     }
 
     fn assert_converged(&mut self) {
         let n = self.rs.len();
+        // User 0's two devices hold the same personal document and personal read model.
+        let me0 = weft_sync::DocId::personal(self.rs[0].user());
+        let p0 = self.rs[0].engine.doc_state(&me0).unwrap();
+        assert!(p0.is_some(), "replica 0 has a personal document");
+        assert_eq!(
+            self.rs[n - 1].engine.doc_state(&me0).unwrap(),
+            p0,
+            "personal documents differ"
+        );
+        assert_eq!(
+            self.rs[n - 1]
+                .engine
+                .store()
+                .dump_personal_read_model()
+                .unwrap(),
+            self.rs[0]
+                .engine
+                .store()
+                .dump_personal_read_model()
+                .unwrap(),
+            "personal read models differ"
+        );
         let shared = |r: &Replica| -> Vec<weft_sync::DocId> {
             let mut v: Vec<_> = r
                 .engine

@@ -8,6 +8,8 @@
 //!   random exchange order; identical documents and read models at the end.
 //! - `merge`       — the merge rules people notice: card moved twice, reorders, edit vs
 //!   delete, concurrent field edits, reactions.
+//! - `features`    — search filters, the start-up heads check, subscriptions, analytics, files,
+//!   integrations, calendar views and ICS through the engine.
 //! - `hostile`     — malformed change files, truncated databases, absurd sizes, invalid UTF-8,
 //!   wrong time zones: a clear error, nothing lost.
 //! - `timers`      — scheduled messages and reminders fire offline, and once after a restart.
@@ -20,6 +22,7 @@ mod util;
 mod cli;
 mod convergence;
 mod crash;
+mod features;
 mod hostile;
 mod inbox;
 mod merge;

@@ -56,6 +56,12 @@ pub enum Cmd {
     /// Labels.
     #[command(subcommand)]
     Label(LabelCmd),
+    /// Shared files (metadata; contents sync with the relay's blob store).
+    #[command(subcommand)]
+    File(FileCmd),
+    /// Integrations (webhooks, feeds, bots) and the log of their runs.
+    #[command(subcommand)]
+    Integration(IntegrationCmd),
     /// Calendar events.
     #[command(subcommand)]
     Event(EventCmd),
@@ -464,6 +470,49 @@ pub enum LabelCmd {
     List,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum FileCmd {
+    /// Share a file from disk (records its name, size, type and SHA-256).
+    Add {
+        path: PathBuf,
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// Files, newest first; `--name` matches part of the name.
+    List {
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCmd {
+    Add {
+        name: String,
+        #[arg(long)]
+        kind: weft_domain::IntegrationKind,
+        #[arg(long)]
+        channel: Option<String>,
+        /// Non-secret configuration as a JSON object.
+        #[arg(long, default_value = "{}")]
+        config: String,
+    },
+    List,
+    /// Record a run: status, records handled, error.
+    Log {
+        integration: Id,
+        #[arg(long)]
+        status: weft_domain::RunStatus,
+        #[arg(long, default_value_t = 0)]
+        records: u64,
+        #[arg(long, default_value = "")]
+        error: String,
+        #[arg(long, default_value = "sync")]
+        kind: String,
+    },
+    Runs,
+}
+
 #[derive(Debug, Args)]
 pub struct EventArgs {
     title: String,
@@ -729,6 +778,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Cmd::Column(col) => column(&mut c, col),
         Cmd::Task(t) => task(&mut c, t),
         Cmd::Label(l) => label(&mut c, l),
+        Cmd::File(f) => file(&mut c, f),
+        Cmd::Integration(i) => integration(&mut c, i),
         Cmd::Event(ev) => event(&mut c, ev),
         Cmd::Meeting(m) => meeting(&mut c, m),
         Cmd::Focus(f) => focus(&mut c, f),
@@ -2070,4 +2121,161 @@ fn settings(c: &mut Ctx, cmd: SettingsCmd) -> Result<()> {
             s.theme, s.language, s.timezone, s.daily_focus_goal_minutes
         )
     })
+}
+
+fn mime_of(path: &std::path::Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("pdf") => "application/pdf",
+        Some("txt" | "md") => "text/plain",
+        Some("csv") => "text/csv",
+        Some("json") => "application/json",
+        Some("zip") => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+fn file(c: &mut Ctx, cmd: FileCmd) -> Result<()> {
+    let ws = c.ws()?;
+    match cmd {
+        FileCmd::Add { path, channel } => {
+            use sha2::Digest;
+            use std::io::Read;
+            let meta =
+                std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+            if meta.len() > weft_domain::file::MAX_FILE_BYTES {
+                bail!(weft_core::CoreError::Invalid(
+                    weft_domain::DomainError::Invalid(format!(
+                        "{} is {} bytes; files are at most {} bytes",
+                        path.display(),
+                        meta.len(),
+                        weft_domain::file::MAX_FILE_BYTES
+                    ))
+                ));
+            }
+            let mut hasher = sha2::Sha256::new();
+            let mut f = std::fs::File::open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            let hash: String = hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .context("file name is not UTF-8")?
+                .to_owned();
+            let channel = channel.map(|ch| c.channel(&ch)).transpose()?;
+            let fm = weft_domain::FileMeta {
+                name,
+                size: meta.len(),
+                mime: mime_of(&path).into(),
+                hash,
+                channel,
+                ..Default::default()
+            };
+            let fm = c.e.add_file(ws, fm)?;
+            c.ok(&fm, || {
+                format!(
+                    "{}  {}  {} bytes",
+                    fm.id.map(|i| i.to_string()).unwrap_or_default(),
+                    fm.name,
+                    fm.size
+                )
+            })
+        }
+        FileCmd::List { name } => {
+            let v = c.e.files(ws, name.as_deref())?;
+            c.ok(&v, || {
+                v.iter()
+                    .map(|f| {
+                        format!(
+                            "{}  {}  {} bytes  {}",
+                            when(f.created_at.0),
+                            f.name,
+                            f.size,
+                            f.mime
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
+
+fn integration(c: &mut Ctx, cmd: IntegrationCmd) -> Result<()> {
+    let ws = c.ws()?;
+    match cmd {
+        IntegrationCmd::Add {
+            name,
+            kind,
+            channel,
+            config,
+        } => {
+            let channel = channel.map(|ch| c.channel(&ch)).transpose()?;
+            let i = c.e.add_integration(ws, &name, kind, channel, &config)?;
+            c.ok(&i, || i.id.map(|x| x.to_string()).unwrap_or_default())
+        }
+        IntegrationCmd::List => {
+            let v = c.e.integrations(ws)?;
+            c.ok(&v, || {
+                v.iter()
+                    .map(|i| {
+                        format!(
+                            "{}  {}  {}",
+                            i.id.map(|x| x.to_string()).unwrap_or_default(),
+                            i.kind,
+                            i.name
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        IntegrationCmd::Log {
+            integration,
+            status,
+            records,
+            error,
+            kind,
+        } => {
+            let r =
+                c.e.log_integration_run(ws, integration, &kind, status, records, &error)?;
+            c.ok(&r, || format!("logged {status}"))
+        }
+        IntegrationCmd::Runs => {
+            let v = c.e.integration_runs(ws)?;
+            c.ok(&v, || {
+                v.iter()
+                    .map(|r| {
+                        format!(
+                            "{}  {}  {} records  {}",
+                            when(r.started_at.0),
+                            r.status,
+                            r.records,
+                            r.error
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
 }

@@ -230,13 +230,20 @@ impl Engine {
 
     /// Creates the local profile: a user id, this device's id, and the profile itself.
     pub fn init_profile(&mut self, profile: Profile) -> Result<Profile> {
+        let user = self.new_id();
+        self.init_device(user, profile)
+    }
+
+    /// Sets this data directory up as another device of an existing user (its own device id
+    /// and Automerge actor; the personal document is shared with the user's other devices).
+    pub fn init_device(&mut self, user: Id, profile: Profile) -> Result<Profile> {
         if self.me.is_some() {
             return Err(CoreError::ProfileExists);
         }
         let p = crate::profile::validated(profile)?;
         let now = self.now();
         let me = Identity {
-            user: self.new_id(),
+            user,
             device: self.new_id(),
         };
         let p = Profile {

@@ -23,6 +23,7 @@ mod clock;
 mod engine;
 mod error;
 mod exchange;
+mod files;
 mod focus;
 mod inbox;
 mod notify;

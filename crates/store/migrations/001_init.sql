@@ -121,8 +121,11 @@ CREATE INDEX messages_thread ON messages(parent) WHERE parent IS NOT NULL;
 CREATE INDEX messages_author ON messages(workspace, author);
 CREATE INDEX messages_pinned ON messages(channel) WHERE pinned = 1;
 
+-- Words with prefix indexes: "bill" finds "billing" (as Slack matches), with posting lists a
+-- fraction of a trigram index's size (see ARCHITECTURE.md, "Search").
 CREATE VIRTUAL TABLE messages_fts USING fts5(
-    text, content = 'messages', content_rowid = 'rowid', tokenize = 'trigram'
+    text, content = 'messages', content_rowid = 'rowid',
+    tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3 4 5 6'
 );
 -- FTS5 merges index segments inside inserts, a few large merges a local edit would wait for;
 -- the engine's upkeep ('merge' in Store::checkpoint) does that work off the edit path instead.

@@ -152,6 +152,9 @@ pub struct MessageSearch {
     pub limit: usize,
 }
 
+/// Longest word prefix the message index keeps (its `prefix` option lists 2 to this).
+pub const PREFIX_MAX: usize = 6;
+
 /// Ranked message search scores the newest this-many matches.
 pub const RANKED_WINDOW: usize = 1000;
 
@@ -601,8 +604,31 @@ impl Store {
 
     /// Searches messages.
     pub fn search_messages(&self, q: &MessageSearch) -> Result<Vec<MessageRow>, StoreError> {
-        let fts_terms: Vec<&String> = q.terms.iter().filter(|t| t.chars().count() >= 3).collect();
-        let short_terms: Vec<&String> = q.terms.iter().filter(|t| t.chars().count() < 3).collect();
+        // Words match by prefix ("bill" finds "billing"). A term is split into words as the
+        // index's tokenizer does; each word is looked up through the prefix index, which exists
+        // for 2 to PREFIX_MAX characters and streams lazily; a longer word is found through its
+        // first PREFIX_MAX characters and checked against the text. A term with no letter or
+        // digit in it (":)", "!!!") has no words and is matched as a substring.
+        let mut fts_words: Vec<String> = Vec::new();
+        let mut substrings: Vec<&str> = Vec::new();
+        for t in &q.terms {
+            let words: Vec<&str> = t
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect();
+            if words.is_empty() {
+                substrings.push(t);
+            }
+            for w in words {
+                if w.chars().count() > PREFIX_MAX {
+                    fts_words.push(w.chars().take(PREFIX_MAX).collect());
+                    substrings.push(w);
+                } else {
+                    fts_words.push(w.to_owned());
+                }
+            }
+        }
+        let fts_terms = &fts_words;
         let mut args: Vec<SqlValue> = Vec::new();
         let mut sql;
         if fts_terms.is_empty() {
@@ -613,7 +639,7 @@ impl Store {
         } else {
             let expr = fts_terms
                 .iter()
-                .map(|t| fts_literal(t))
+                .map(|t| format!("{}*", fts_literal(t)))
                 .collect::<Vec<_>>()
                 .join(" AND ");
             sql = format!(
@@ -627,7 +653,7 @@ impl Store {
             args.push(v);
             sql.push_str(&format!(" AND {cond} ?{}", args.len()));
         };
-        for t in short_terms {
+        for t in substrings {
             add(&mut sql, "m.text LIKE", like_pattern(t).into());
             sql.push_str(" ESCAPE '\\'");
         }
@@ -889,6 +915,24 @@ impl Store {
                 "SELECT r.kind, r.ref, r.workspace, r.at, s.title, s.body FROM search_refs r JOIN search_fts s ON s.rowid = r.id",
             ),
         ];
+        self.dump(tables)
+    }
+
+    /// The read model of the personal document (one person's devices hold the same).
+    pub fn dump_personal_read_model(&self) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
+        let tables: &[(&str, &str)] = &[
+            ("personal", "SELECT coll, key, json FROM personal"),
+            (
+                "focus_sessions",
+                "SELECT id, started_at, state, json FROM focus_sessions",
+            ),
+            ("read_state", "SELECT channel, last_read FROM read_state"),
+            ("timers", "SELECT key, kind, due_at, done, json FROM timers"),
+        ];
+        self.dump(tables)
+    }
+
+    fn dump(&self, tables: &[(&str, &str)]) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
         let mut out = BTreeMap::new();
         for (name, sql) in tables {
             let mut st = self.conn.prepare(sql)?;

@@ -53,6 +53,21 @@ impl Replica {
         }
     }
 
+    /// Another device of `user`'s: same person, its own device id and data directory.
+    pub fn device_of(user: &Replica, clock: &ManualClock) -> Replica {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut engine =
+            Engine::open_with_clock(dir.path(), Box::new(clock.clone())).expect("open");
+        let profile = user.engine.profile().expect("profile");
+        engine.init_device(user.user(), profile).expect("device");
+        Replica {
+            dir,
+            engine,
+            clock: clock.clone(),
+            name: format!("{}'s second device", user.name),
+        }
+    }
+
     /// This replica's user id.
     pub fn user(&self) -> Id {
         self.engine.identity().expect("identity").user

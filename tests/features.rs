@@ -1,0 +1,507 @@
+//! Engine features end to end on real SQLite files: search filters, the start-up heads check,
+//! change subscriptions, analytics, files, integrations, calendar views and ICS.
+
+use weft_core::{NewEvent, NewTask, SendOptions};
+use weft_domain::{
+    Attachment, DomainError, EventType, FileMeta, IntegrationKind, Role, RunStatus, Timestamp,
+    time::{DAY_MS, MINUTE_MS},
+};
+use weft_test_support::{Replica, T0, clock, exchange};
+
+#[test]
+fn search_filters_narrow_results_the_way_slack_does() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let mut b = Replica::new("bob", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    a.engine.add_member(ws, b.user(), Role::Member).unwrap();
+    let general = a.engine.find_channel(ws, "general").unwrap();
+    let ops = a
+        .engine
+        .create_channel(ws, "ops", weft_domain::ChannelKind::Public, "")
+        .unwrap()
+        .id
+        .unwrap();
+    let secret = a
+        .engine
+        .create_channel(ws, "secret", weft_domain::ChannelKind::Private, "")
+        .unwrap()
+        .id
+        .unwrap();
+    exchange(&mut a, &mut b);
+    a.engine
+        .send(
+            general,
+            "deploying the billing service",
+            SendOptions::default(),
+        )
+        .unwrap();
+    c.advance_ms(DAY_MS);
+    a.engine
+        .send(
+            ops,
+            "billing deploy failed, see https://ci.example/42",
+            SendOptions::default(),
+        )
+        .unwrap();
+    let att = Attachment {
+        name: "billing.pdf".into(),
+        size: 10,
+        mime: "application/pdf".into(),
+        file: None,
+    };
+    b.engine
+        .send(
+            general,
+            "billing report attached",
+            SendOptions {
+                attachments: vec![att],
+                ..SendOptions::default()
+            },
+        )
+        .unwrap();
+    a.engine
+        .send(secret, "billing secrets", SendOptions::default())
+        .unwrap();
+    exchange(&mut a, &mut b);
+    let texts = |r: &Replica, q: &str| -> Vec<String> {
+        r.engine
+            .search(ws, q, false, 50)
+            .unwrap()
+            .messages
+            .into_iter()
+            .map(|m| m.message.text)
+            .collect()
+    };
+    assert_eq!(
+        texts(&a, "billing").len(),
+        4,
+        "Ada sees her private channel"
+    );
+    assert_eq!(texts(&b, "billing").len(), 3, "Bob does not see #secret");
+    assert_eq!(
+        texts(&b, "bill in:#ops"),
+        vec!["billing deploy failed, see https://ci.example/42"]
+    );
+    assert_eq!(
+        texts(&b, "billing from:@bob"),
+        vec!["billing report attached"]
+    );
+    assert_eq!(
+        texts(&b, "billing has:file"),
+        vec!["billing report attached"]
+    );
+    assert_eq!(
+        texts(&b, "billing has:link"),
+        vec!["billing deploy failed, see https://ci.example/42"]
+    );
+    let day1 = Timestamp(T0.0 + DAY_MS)
+        .to_utc()
+        .format("%Y-%m-%d")
+        .to_string();
+    assert_eq!(
+        texts(&b, &format!("billing before:{day1}")),
+        vec!["deploying the billing service"]
+    );
+    assert_eq!(
+        texts(
+            &b,
+            &format!("billing after:{}", T0.to_utc().format("%Y-%m-%d"))
+        )
+        .len(),
+        2
+    );
+    // Newest first; ranked puts the closest match first.
+    assert_eq!(texts(&b, "billing")[0], "billing report attached");
+    let ranked = b.engine.search(ws, "deploy", true, 50).unwrap().messages;
+    assert_eq!(ranked.len(), 2);
+    // Partial words match from the start of a word, as in Slack; short words work too.
+    assert_eq!(texts(&b, "depl").len(), 2);
+    assert!(
+        texts(&b, "ploy").is_empty(),
+        "word-start matching, not arbitrary substrings"
+    );
+    assert_eq!(
+        texts(&b, "DEPLOYING"),
+        vec!["deploying the billing service"],
+        "case-insensitive"
+    );
+    assert_eq!(
+        texts(&b, "42"),
+        vec!["billing deploy failed, see https://ci.example/42"]
+    );
+    // Other kinds: tasks, channels, people.
+    let board = a.engine.create_board(ws, "Ops", "").unwrap().id.unwrap();
+    a.engine
+        .create_task(
+            board,
+            NewTask {
+                title: "Fix billing retries".into(),
+                ..NewTask::default()
+            },
+        )
+        .unwrap();
+    let others = a.engine.search(ws, "billing is:task", false, 10).unwrap();
+    assert!(others.messages.is_empty());
+    assert_eq!(
+        others
+            .others
+            .iter()
+            .map(|h| h.title.as_str())
+            .collect::<Vec<_>>(),
+        vec!["Fix billing retries"]
+    );
+    assert!(
+        a.engine
+            .search(ws, "bob", false, 10)
+            .unwrap()
+            .others
+            .iter()
+            .any(|h| h.kind == "person")
+    );
+    assert!(
+        a.engine
+            .search(ws, "ops", false, 10)
+            .unwrap()
+            .others
+            .iter()
+            .any(|h| h.kind == "channel")
+    );
+    // A bad filter is a clear error.
+    assert!(a.engine.search(ws, "has:unicorn", false, 10).is_err());
+}
+
+#[test]
+fn start_up_rebuilds_a_read_model_that_lags_its_documents() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    let general = a.engine.find_channel(ws, "general").unwrap();
+    a.engine
+        .send(general, "survives", SendOptions::default())
+        .unwrap();
+    // Simulate a read model that missed the change (as after a crash in older code).
+    let conn = a.engine.store().raw_connection();
+    conn.execute_batch(
+        "DELETE FROM messages; UPDATE docs SET projected_heads = x'00' WHERE doc_id LIKE 'ch:%';",
+    )
+    .unwrap();
+    assert!(a.engine.messages(general, None, 10).unwrap().is_empty());
+    a.restart();
+    let texts: Vec<String> = a
+        .engine
+        .messages(general, None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.message.text)
+        .collect();
+    assert_eq!(texts, vec!["survives"]);
+}
+
+#[test]
+fn subscribers_hear_local_and_remote_changes() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let mut b = Replica::new("bob", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    a.engine.add_member(ws, b.user(), Role::Member).unwrap();
+    exchange(&mut a, &mut b);
+    let rx = b.engine.subscribe();
+    let general = a.engine.find_channel(ws, "general").unwrap();
+    let m = a
+        .engine
+        .send(general, "hi", SendOptions::default())
+        .unwrap()
+        .id
+        .unwrap();
+    exchange(&mut a, &mut b);
+    let events: Vec<_> = rx.try_iter().collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.remote && e.entities.contains(&("messages".into(), m.to_string()))),
+        "{events:?}"
+    );
+    b.engine.react(m, "👍").unwrap();
+    let local: Vec<_> = rx.try_iter().collect();
+    assert!(
+        local.iter().any(|e| !e.remote && e.doc.starts_with("ch:")),
+        "{local:?}"
+    );
+}
+
+#[test]
+fn analytics_count_what_the_team_did() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let mut b = Replica::new("bob", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    a.engine.add_member(ws, b.user(), Role::Member).unwrap();
+    exchange(&mut a, &mut b);
+    let general = a.engine.find_channel(ws, "general").unwrap();
+    a.engine
+        .send(general, "one", SendOptions::default())
+        .unwrap();
+    a.engine
+        .send(general, "two", SendOptions::default())
+        .unwrap();
+    b.engine
+        .send(general, "three", SendOptions::default())
+        .unwrap();
+    let board = a.engine.create_board(ws, "B", "").unwrap().id.unwrap();
+    let t = a
+        .engine
+        .create_task(
+            board,
+            NewTask {
+                title: "t".into(),
+                ..NewTask::default()
+            },
+        )
+        .unwrap()
+        .id
+        .unwrap();
+    let done = a
+        .engine
+        .columns(board)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.done)
+        .unwrap()
+        .id
+        .unwrap();
+    a.engine.move_task(t, done, None).unwrap();
+    b.engine
+        .focus_start(weft_domain::FocusKind::Pomodoro, Some(25), None)
+        .unwrap();
+    c.advance_ms(25 * MINUTE_MS);
+    b.engine.focus_stop(true).unwrap();
+    let call = a.engine.start_call(general).unwrap().id.unwrap();
+    exchange(&mut a, &mut b);
+    b.engine.join_meeting(call).unwrap();
+    exchange(&mut a, &mut b);
+    let day = T0.day();
+    let (users, team) = a.engine.analytics(ws, day, day).unwrap();
+    assert_eq!(team.len(), 1);
+    let t = &team[0];
+    assert_eq!(
+        (
+            t.active_members,
+            t.messages_sent,
+            t.tasks_completed,
+            t.focus_minutes,
+            t.meetings
+        ),
+        (2, 3, 1, 25, 1)
+    );
+    let bob = users
+        .iter()
+        .find(|u| u.user == b.user().to_string())
+        .unwrap();
+    assert_eq!(
+        (bob.messages_sent, bob.focus_minutes, bob.meetings_attended),
+        (1, 25, 1)
+    );
+}
+
+#[test]
+fn files_and_integrations_are_recorded_and_listed() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    let hash = "ab".repeat(32);
+    a.engine
+        .add_file(
+            ws,
+            FileMeta {
+                name: "Q3 report.pdf".into(),
+                size: 1234,
+                mime: "application/pdf".into(),
+                hash: hash.clone(),
+                ..FileMeta::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(a.engine.files(ws, Some("q3")).unwrap().len(), 1);
+    assert!(a.engine.files(ws, Some("q4")).unwrap().is_empty());
+    assert_eq!(
+        a.engine.search(ws, "report", false, 10).unwrap().others[0].kind,
+        "file"
+    );
+    assert!(
+        a.engine
+            .add_file(
+                ws,
+                FileMeta {
+                    name: "x".into(),
+                    size: 2 << 30,
+                    hash: hash.clone(),
+                    ..FileMeta::default()
+                }
+            )
+            .is_err()
+    );
+    assert!(
+        a.engine
+            .add_file(
+                ws,
+                FileMeta {
+                    name: "../etc/passwd".into(),
+                    size: 1,
+                    hash,
+                    ..FileMeta::default()
+                }
+            )
+            .is_err()
+    );
+    let i = a
+        .engine
+        .add_integration(
+            ws,
+            "CI",
+            IntegrationKind::IncomingWebhook,
+            None,
+            r#"{"url_path":"/hooks/ci"}"#,
+        )
+        .unwrap()
+        .id
+        .unwrap();
+    assert!(
+        a.engine
+            .add_integration(ws, "bad", IntegrationKind::Bot, None, "not json")
+            .is_err()
+    );
+    a.engine
+        .log_integration_run(ws, i, "delivery", RunStatus::Completed, 3, "")
+        .unwrap();
+    a.engine
+        .log_integration_run(ws, i, "delivery", RunStatus::Failed, 0, "timeout")
+        .unwrap();
+    let runs = a.engine.integration_runs(ws).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(a.engine.integrations(ws).unwrap()[0].last_error, "timeout");
+    let audit = a.engine.audit_log(ws).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == weft_domain::AuditAction::IntegrationAdded)
+    );
+}
+
+#[test]
+fn a_task_cannot_go_to_a_column_of_another_board() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    let b1 = a.engine.create_board(ws, "One", "").unwrap().id.unwrap();
+    let b2 = a.engine.create_board(ws, "Two", "").unwrap().id.unwrap();
+    let foreign = a.engine.columns(b2).unwrap()[0].id.unwrap();
+    let err = a
+        .engine
+        .create_task(
+            b1,
+            NewTask {
+                title: "x".into(),
+                column: Some(foreign),
+                ..NewTask::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            weft_core::CoreError::Invalid(DomainError::ColumnOfAnotherBoard { .. })
+        ),
+        "{err}"
+    );
+    let t = a
+        .engine
+        .create_task(
+            b1,
+            NewTask {
+                title: "y".into(),
+                ..NewTask::default()
+            },
+        )
+        .unwrap()
+        .id
+        .unwrap();
+    assert!(a.engine.move_task(t, foreign, None).is_err());
+}
+
+#[test]
+fn calendar_views_expand_recurrence_and_show_tasks_due() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    let rule = weft_domain::recurrence::parse_rrule(
+        "FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=6",
+        chrono_tz::Europe::Berlin,
+    )
+    .unwrap();
+    let ev = a
+        .engine
+        .create_event(
+            ws,
+            NewEvent {
+                title: "Standup".into(),
+                start: T0,
+                end: T0.plus_minutes(15),
+                timezone: "Europe/Berlin".into(),
+                kind: EventType::Meeting,
+                recurrence: Some(rule),
+                ..NewEvent::default()
+            },
+        )
+        .unwrap()
+        .id
+        .unwrap();
+    let board = a.engine.create_board(ws, "B", "").unwrap().id.unwrap();
+    a.engine
+        .create_task(
+            board,
+            NewTask {
+                title: "Due Tuesday".into(),
+                due: Some(Timestamp(T0.0 + DAY_MS)),
+                ..NewTask::default()
+            },
+        )
+        .unwrap();
+    let week = a
+        .engine
+        .agenda(ws, T0, Timestamp(T0.0 + 7 * DAY_MS))
+        .unwrap();
+    assert_eq!(week.occurrences.len(), 3, "Mon, Wed, Fri");
+    assert_eq!(week.tasks_due.len(), 1);
+    // Delete one occurrence; the others stay.
+    a.engine
+        .delete_event(ev, Some(Timestamp(T0.0 + 2 * DAY_MS)))
+        .unwrap();
+    assert_eq!(
+        a.engine
+            .agenda(ws, T0, Timestamp(T0.0 + 7 * DAY_MS))
+            .unwrap()
+            .occurrences
+            .len(),
+        2
+    );
+    // ICS round trip through another workspace.
+    let ics = a.engine.export_ics(ws).unwrap();
+    let ws2 = a.engine.create_workspace("Other", "").unwrap().id.unwrap();
+    assert_eq!(a.engine.import_ics(ws2, &ics).unwrap(), 1);
+    let all = a
+        .engine
+        .agenda(ws2, T0, Timestamp(T0.0 + 30 * DAY_MS))
+        .unwrap();
+    assert_eq!(all.occurrences.len(), 5, "count 6 minus the exception");
+    // Importing the same file again updates, it does not duplicate.
+    a.engine.import_ics(ws2, &ics).unwrap();
+    assert_eq!(
+        a.engine
+            .agenda(ws2, T0, Timestamp(T0.0 + 30 * DAY_MS))
+            .unwrap()
+            .occurrences
+            .len(),
+        5
+    );
+}
