@@ -50,6 +50,9 @@ fn search_filters_narrow_results_the_way_slack_does() {
         mime: "application/pdf".into(),
         file: None,
     };
+    // A minute later, so that "newest first" has one answer (messages in the same
+    // millisecond are ordered by id, the same on every replica).
+    c.advance_ms(MINUTE_MS);
     b.engine
         .send(
             general,

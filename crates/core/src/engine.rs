@@ -15,6 +15,8 @@ use weft_sync::{DocId, DocKind, Document, Touched};
 pub const COMPACT_EVERY: usize = 256;
 /// Changes after which an edit snapshots its document itself, when no tick has run.
 pub const COMPACT_HARD: usize = 8 * COMPACT_EVERY;
+/// Longest one upkeep call spends merging index segments (it holds the database meanwhile).
+pub const UPKEEP_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
 /// Documents kept decoded in memory.
 pub const DOC_CACHE: usize = 128;
 
@@ -426,19 +428,13 @@ impl Engine {
             self.docs.remove(id);
             return Err(e);
         }
-        if snapshot.is_some()
-            && let Some(c) = self.docs.get_mut(id)
-        {
-            c.changes_since_snapshot = 0;
-        }
-        if id.kind() == DocKind::Personal {
-            self.reload_notify_state()?;
-        }
-        self.emit(ChangeEvent {
-            doc: doc_id,
-            entities: touched.into_iter().collect(),
-            remote: false,
-        });
+        self.written(
+            id,
+            snapshot.is_some(),
+            doc_id,
+            touched.into_iter().collect(),
+            false,
+        )?;
         Ok(out)
     }
 
@@ -500,21 +496,11 @@ impl Engine {
             self.docs.remove(id);
             return Err(e);
         }
-        if snapshot.is_some()
-            && let Some(c) = self.docs.get_mut(id)
-        {
-            c.changes_since_snapshot = 0;
-        }
         let entities = rows
             .into_iter()
             .map(|(k, _)| (coll.to_owned(), k))
             .collect();
-        self.emit(ChangeEvent {
-            doc: doc_id,
-            entities,
-            remote: false,
-        });
-        Ok(())
+        self.written(id, snapshot.is_some(), doc_id, entities, false)
     }
 
     /// Applies changes from another replica to one document, storing and projecting them in one
@@ -601,22 +587,40 @@ impl Engine {
                 return Err(e);
             }
         }
-        if snapshot.is_some()
-            && let Some(c) = self.docs.get_mut(id)
-        {
+        self.written(
+            id,
+            snapshot.is_some(),
+            doc_id,
+            touched.into_iter().collect(),
+            true,
+        )?;
+        Ok(report)
+    }
+
+    /// What every write path does once its transaction committed: note a snapshot, refresh
+    /// the cached rules when the personal document changed, and tell subscribers.
+    fn written(
+        &mut self,
+        id: &DocId,
+        snapshot: bool,
+        doc: String,
+        entities: Vec<(String, String)>,
+        remote: bool,
+    ) -> Result<()> {
+        if snapshot && let Some(c) = self.docs.get_mut(id) {
             c.changes_since_snapshot = 0;
         }
         if id.kind() == DocKind::Personal {
             self.reload_notify_state()?;
         }
-        if !touched.is_empty() {
+        if !entities.is_empty() {
             self.emit(ChangeEvent {
-                doc: doc_id,
-                entities: touched.into_iter().collect(),
-                remote: true,
+                doc,
+                entities,
+                remote,
             });
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Start-up check: every document whose read model lags its heads is re-projected.
@@ -697,12 +701,12 @@ impl Engine {
         self.compact_docs(1)
     }
 
-    /// Background upkeep, off the edit path: snapshots documents with many changes and
-    /// checkpoints the WAL.
-    pub fn maintain(&mut self) -> Result<usize> {
-        let n = self.compact_docs(COMPACT_EVERY)?;
-        self.store.checkpoint()?;
-        Ok(n)
+    /// Background upkeep, off the edit path: snapshots documents with many changes, merges
+    /// full-text index segments (at most `UPKEEP_BUDGET` per call) and checkpoints the WAL.
+    /// Returns whether index merging has work left for the next call.
+    pub fn maintain(&mut self) -> Result<bool> {
+        self.compact_docs(COMPACT_EVERY)?;
+        Ok(self.store.upkeep(UPKEEP_BUDGET)?)
     }
 
     fn compact_docs(&mut self, min: usize) -> Result<usize> {

@@ -61,6 +61,36 @@ pub struct ChannelRow {
     pub json: String,
 }
 
+fn channel_row(r: &Row<'_>) -> rusqlite::Result<ChannelRow> {
+    Ok(ChannelRow {
+        id: r.get(0)?,
+        workspace: r.get(1)?,
+        name: r.get(2)?,
+        kind: r.get(3)?,
+        archived: r.get(4)?,
+        segment: r.get(5)?,
+        json: r.get(6)?,
+    })
+}
+
+fn task_row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
+    Ok(TaskRow {
+        id: r.get(0)?,
+        board: r.get(1)?,
+        column: r.get(2)?,
+        pos: r.get(3)?,
+        json: r.get(4)?,
+    })
+}
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        id: r.get(0)?,
+        workspace: r.get(1)?,
+        json: r.get(2)?,
+    })
+}
+
 /// Unread and mention counts of a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnreadRow {
@@ -223,17 +253,7 @@ impl Store {
             "SELECT id, workspace, name, kind, archived, segment, json FROM channels
              WHERE workspace = ?1 ORDER BY name, id",
         )?;
-        let rows = st.query_map([ws], |r| {
-            Ok(ChannelRow {
-                id: r.get(0)?,
-                workspace: r.get(1)?,
-                name: r.get(2)?,
-                kind: r.get(3)?,
-                archived: r.get(4)?,
-                segment: r.get(5)?,
-                json: r.get(6)?,
-            })
-        })?;
+        let rows = st.query_map([ws], channel_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -242,19 +262,7 @@ impl Store {
         let mut st = self.conn.prepare_cached(
             "SELECT id, workspace, name, kind, archived, segment, json FROM channels WHERE id = ?1",
         )?;
-        Ok(st
-            .query_row([id], |r| {
-                Ok(ChannelRow {
-                    id: r.get(0)?,
-                    workspace: r.get(1)?,
-                    name: r.get(2)?,
-                    kind: r.get(3)?,
-                    archived: r.get(4)?,
-                    segment: r.get(5)?,
-                    json: r.get(6)?,
-                })
-            })
-            .optional()?)
+        Ok(st.query_row([id], channel_row).optional()?)
     }
 
     /// Unread messages and unread mentions per channel for `me`.
@@ -419,15 +427,7 @@ impl Store {
         }
         sql.push_str(" ORDER BY t.board, c.pos, t.column_id, t.pos, t.id");
         let mut st = self.conn.prepare(&sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
-            Ok(TaskRow {
-                id: r.get(0)?,
-                board: r.get(1)?,
-                column: r.get(2)?,
-                pos: r.get(3)?,
-                json: r.get(4)?,
-            })
-        })?;
+        let rows = st.query_map(rusqlite::params_from_iter(args), task_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -436,15 +436,7 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached("SELECT id, board, column_id, pos, json FROM tasks WHERE id = ?1")?
-            .query_row([id], |r| {
-                Ok(TaskRow {
-                    id: r.get(0)?,
-                    board: r.get(1)?,
-                    column: r.get(2)?,
-                    pos: r.get(3)?,
-                    json: r.get(4)?,
-                })
-            })
+            .query_row([id], task_row)
             .optional()?)
     }
 
@@ -456,15 +448,7 @@ impl Store {
              WHERE t.due >= ?1 AND t.due < ?2 AND t.deleted = 0 AND t.completed_at IS NULL
              AND COALESCE(c.done, 0) = 0 ORDER BY t.due",
         )?;
-        let rows = st.query_map(params![from, to], |r| {
-            Ok(TaskRow {
-                id: r.get(0)?,
-                board: r.get(1)?,
-                column: r.get(2)?,
-                pos: r.get(3)?,
-                json: r.get(4)?,
-            })
-        })?;
+        let rows = st.query_map(params![from, to], task_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -481,13 +465,7 @@ impl Store {
              AND deleted = 0 AND start < ?3 AND (until IS NULL OR until > ?2 OR (start = end AND start >= ?2))
              ORDER BY start, id",
         )?;
-        let rows = st.query_map(params![ws, from, to], |r| {
-            Ok(EventRow {
-                id: r.get(0)?,
-                workspace: r.get(1)?,
-                json: r.get(2)?,
-            })
-        })?;
+        let rows = st.query_map(params![ws, from, to], event_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -496,13 +474,7 @@ impl Store {
         let mut st = self.conn.prepare_cached(
             "SELECT id, workspace, json FROM events WHERE workspace = ?1 AND deleted = 0 ORDER BY start, id",
         )?;
-        let rows = st.query_map([ws], |r| {
-            Ok(EventRow {
-                id: r.get(0)?,
-                workspace: r.get(1)?,
-                json: r.get(2)?,
-            })
-        })?;
+        let rows = st.query_map([ws], event_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

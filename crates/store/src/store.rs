@@ -183,16 +183,32 @@ impl Store {
         Ok(((snap + ch) as u64, n as u64, text as u64))
     }
 
-    /// Upkeep off the edit path: merges full-text index segments a bounded amount, then copies
-    /// the WAL into the database without waiting for readers.
-    pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch(
-            "INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', 500);
-             INSERT INTO search_fts(search_fts, rank) VALUES ('merge', 100);",
-        )?;
+    /// Upkeep off the edit path: merges full-text index segments for at most `budget`, then
+    /// copies the WAL into the database without waiting for readers. Returns whether merge work
+    /// is left (a catch-up wrote faster than one call merges; the next tick continues).
+    pub fn upkeep(&self, budget: std::time::Duration) -> Result<bool, StoreError> {
+        let started = std::time::Instant::now();
+        let mut more = false;
+        for table in ["messages_fts", "search_fts"] {
+            loop {
+                let before = self.conn.total_changes();
+                self.conn.execute(
+                    &format!("INSERT INTO {table}({table}, rank) VALUES ('merge', 500)"),
+                    [],
+                )?;
+                // FTS5's documented signal: fewer than 2 changes means nothing was left to merge.
+                if self.conn.total_changes() - before < 2 {
+                    break;
+                }
+                if started.elapsed() >= budget {
+                    more = true;
+                    break;
+                }
+            }
+        }
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-        Ok(())
+        Ok(more)
     }
 
     /// Documents with at least `min` changes since their snapshot.
