@@ -104,6 +104,35 @@ fn sentence(rng: &mut StdRng) -> String {
         .join(" ")
 }
 
+/// Changes per transaction when a device catches up.
+const CATCHUP_BATCH: usize = 10_000;
+
+/// A fresh second device of `e`'s user receives every document's changes; returns the seconds
+/// spent applying them, the messages it then holds, and the bytes of changes it received.
+fn catch_up(e: &mut Engine) -> Result<(f64, usize, usize)> {
+    let tmp = tempfile::tempdir()?;
+    let mut b = Engine::open(tmp.path())?;
+    let user = e.identity().context("identity")?.user;
+    b.init_device(user, e.profile()?)?;
+    // Fetched before the clock starts: the relay would hand these over as they arrive.
+    let mut docs = Vec::new();
+    for id in e.doc_ids()? {
+        let changes = e.changes_since(&id, &[])?;
+        docs.push((id, changes));
+    }
+    let bytes = docs.iter().flat_map(|(_, c)| c.iter().map(Vec::len)).sum();
+    let t = Instant::now();
+    for (id, changes) in docs {
+        for chunk in changes.chunks(CATCHUP_BATCH) {
+            b.apply_remote(&id, chunk.to_vec())?;
+            b.maintain()?;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let (_, msgs, _) = b.store().chat_history_size()?;
+    Ok((secs, msgs as usize, bytes))
+}
+
 /// Median and 99th percentile of durations in ms.
 fn pcts(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -138,8 +167,8 @@ pub fn run(o: &Opts) -> Result<Value> {
         .context("workspace id")?;
     let channel = e.find_channel(ws, "general")?;
 
-    // Import: the engine's bulk path (one Automerge change per message, one transaction per
-    // batch), messages spread over the last N minutes.
+    // History: made on this device through the engine's bulk path (one Automerge change per
+    // message, one transaction per batch), messages spread over the last N minutes.
     let start_at = e.now().0 - o.messages as i64 * 60_000;
     let mut text_bytes = 0usize;
     let t = Instant::now();
@@ -168,6 +197,11 @@ pub fn run(o: &Opts) -> Result<Value> {
         upkeep_calls += 1;
     }
     let upkeep_s = t.elapsed().as_secs_f64();
+
+    // Import as a device meets it: a second device of the same user catches up on the whole
+    // history as remote changes, in batches of CATCHUP_BATCH per transaction (what one relay
+    // batch carries), with the app's upkeep between batches as its timer would run it.
+    let (catchup_s, catchup_msgs, catchup_bytes) = catch_up(&mut e)?;
 
     // Open a channel: the newest 50.
     let page: Vec<f64> = (0..o.samples)
@@ -278,7 +312,10 @@ pub fn run(o: &Opts) -> Result<Value> {
         "scenario": "store",
         "messages": o.messages,
         "samples": o.samples,
-        "import_msgs_per_s": (o.messages as f64 / import_s).round(),
+        "import_msgs_per_s": (catchup_msgs as f64 / catchup_s).round(),
+        "import_messages": catchup_msgs,
+        "import_change_bytes": catchup_bytes,
+        "local_send_batch_msgs_per_s": (o.messages as f64 / import_s).round(),
         "upkeep_after_import_s": round(upkeep_s),
         "upkeep_after_import_calls": upkeep_calls + 1,
         "page_p50_ms": page_p50,

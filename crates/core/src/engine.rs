@@ -528,15 +528,14 @@ impl Engine {
             .docs
             .get_mut(id)
             .ok_or_else(|| CoreError::NotFound(id.to_string()))?;
-        let before = cached.doc.heads();
-        let touched = match cached.doc.apply(changes) {
-            Ok(t) => t,
+        let applied = match cached.doc.apply_batch(changes) {
+            Ok(a) => a,
             Err(e) => {
                 self.docs.remove(id);
                 return Err(e.into());
             }
         };
-        let new_changes = cached.doc.changes_since(&before);
+        let (touched, new_changes) = (applied.touched, applied.new_changes);
         report.changes_new = new_changes.len();
         report.changes_pending = cached.doc.pending_changes();
         let heads = flat(&cached.doc.heads());
@@ -552,8 +551,7 @@ impl Engine {
         let pending = report.changes_pending;
         let res = self.store.write(|tx| -> Result<(usize, usize)> {
             for c in &new_changes {
-                let hash = change_hash(c);
-                tx.append_change(&doc_id, &hash, c)?;
+                tx.append_change(&doc_id, &c.hash, &c.bytes)?;
             }
             tx.set_heads(&doc_id, &heads, true)?;
             tx.set_pending(&doc_id, pending)?;
@@ -783,12 +781,6 @@ pub(crate) fn flat(heads: &[[u8; 32]]) -> Vec<u8> {
 }
 
 /// A change's hash, as Automerge computes it.
-fn change_hash(bytes: &[u8]) -> [u8; 32] {
-    automerge::Change::from_bytes(bytes.to_vec())
-        .map(|c| c.hash().0)
-        .unwrap_or([0; 32])
-}
-
 /// 80 random bits for an id.
 pub(crate) fn rand_u128() -> u128 {
     ulid::Ulid::new().random()

@@ -327,13 +327,12 @@ impl Tx<'_> {
             recount.push(p);
         }
         for p in recount {
+            // One row-valued subquery: the two-subquery form is re-prepared on every call.
             self.tx
                 .prepare_cached(
-                    "UPDATE messages SET
-                       reply_count = (SELECT COUNT(*) FROM messages r WHERE r.parent = ?1
-                                      AND r.deleted = 0),
-                       last_reply = (SELECT MAX(created_at) FROM messages r WHERE r.parent = ?1
-                                     AND r.deleted = 0)
+                    "UPDATE messages SET (reply_count, last_reply) =
+                       (SELECT COUNT(*), MAX(created_at) FROM messages r
+                        WHERE r.parent = ?1 AND r.deleted = 0)
                      WHERE id = ?1",
                 )?
                 .execute([p])?;

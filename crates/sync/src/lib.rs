@@ -25,7 +25,7 @@ mod json;
 
 pub use bundle::Bundle;
 pub use doc_id::{DocId, DocKind};
-pub use document::{Document, LocalChange, Touched};
+pub use document::{Applied, Document, LocalChange, Touched};
 pub use error::SyncError;
 
 /// A change hash (SHA-256 of the change).
