@@ -18,8 +18,9 @@ pub fn weft_bin() -> PathBuf {
     let built = std::fs::metadata(&bin)
         .and_then(|m| m.modified())
         .expect("binary mtime");
-    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates");
-    if let Some(newer) = newest_source(&crates).filter(|(t, _)| *t > built) {
+    // Cargo's dep-info file beside the binary lists every source file it was built from.
+    let sources = std::fs::read_to_string(bin.with_extension("d")).unwrap_or_default();
+    if let Some(newer) = newest_source(&sources).filter(|(t, _)| *t > built) {
         panic!(
             "{} is older than {}: run `cargo build -p weft-cli` first",
             bin.display(),
@@ -29,32 +30,34 @@ pub fn weft_bin() -> PathBuf {
     bin
 }
 
-fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
-    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let p = entry.path();
-        let cand = if p.is_dir() {
-            if p.ends_with("benches") || p.ends_with("tests") {
-                None
-            } else {
-                newest_source(&p)
+/// The newest of the files a dep-info file (`target: dep dep ...`, spaces escaped) lists.
+fn newest_source(dep_info: &str) -> Option<(std::time::SystemTime, PathBuf)> {
+    let first = dep_info.lines().next()?;
+    let (_, deps) = first.split_once(": ")?;
+    let mut paths = Vec::new();
+    let mut cur = String::new();
+    let mut chars = deps.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&' ') => cur.push(chars.next().unwrap_or(' ')),
+            ' ' => {
+                if !cur.is_empty() {
+                    paths.push(PathBuf::from(std::mem::take(&mut cur)));
+                }
             }
-        } else if p.extension().is_some_and(|e| e == "rs" || e == "sql") {
-            entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .map(|t| (t, p.clone()))
-        } else {
-            None
-        };
-        if let Some(c) = cand
-            && best.as_ref().is_none_or(|b| c.0 > b.0)
-        {
-            best = Some(c);
+            c => cur.push(c),
         }
     }
-    best
+    if !cur.is_empty() {
+        paths.push(PathBuf::from(cur));
+    }
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok()?;
+            Some((t, p))
+        })
+        .max_by_key(|(t, _)| *t)
 }
 
 /// Runs `weft --data-dir DIR ARGS`.

@@ -342,7 +342,7 @@ pub fn run(o: &Opts) -> Result<Value> {
         "baseline_raw_sqlite_single_insert_p99_ms": edit_baseline.1,
         "baseline_automerge_apply_per_s": am_apply.round(),
         "baseline_automerge_apply_messages": am_msgs,
-        "import_vs_raw_insert": round(o.messages as f64 / import_s / raw_insert),
+        "import_vs_automerge_apply": round(catchup_msgs as f64 / catchup_s / am_apply),
         "edit_p50_vs_raw_single_insert": round(edit_p50 / edit_baseline.0.max(1e-6)),
         "text_bytes_generated": text_bytes,
     }))
