@@ -1,0 +1,64 @@
+//! `weft-relay`: the server a team self-hosts as one binary. It authenticates devices by
+//! Ed25519 challenge and response, enforces each workspace's signed access list, keeps a
+//! per-workspace append-only log of opaque encrypted blobs with relay-assigned sequence
+//! numbers, forwards presence, typing and call signalling without storing them, and never
+//! holds a key that could read what it stores.
+
+pub mod config;
+pub mod metrics;
+pub mod server;
+pub mod storage;
+
+pub use config::{Config, Limits};
+pub use storage::{SqliteStorage, Storage};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// A running relay.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shared: Arc<server::Shared>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Tells every connection the relay is going away, then stops.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        match tokio::time::timeout(server::SHUTDOWN_GRACE, self.task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(std::io::Error::other(e)),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// Opens the store and starts serving on `config.listen` (port 0 picks a free port).
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.data_dir)?);
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let (app, shared) = server::router(storage, config.limits.clone(), stopped.clone());
+    let mut stopped = stopped;
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
+    });
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "relay listening");
+    Ok(Running {
+        addr,
+        shared,
+        stop,
+        task,
+    })
+}
