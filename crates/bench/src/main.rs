@@ -9,6 +9,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod relay;
 mod store;
 
 #[derive(Debug, Parser)]
@@ -22,12 +23,19 @@ struct Cli {
 enum Cmd {
     /// Local store: import, open a channel, search, local edits, size on disk.
     Store(store::Opts),
+    /// Relay fan-out on loopback: deliveries per second, latency, memory per connection.
+    Relay(relay::Opts),
+    /// (internal) The relay alone in this process, for the relay scenario.
+    #[command(hide = true)]
+    RelayServer(relay::ServerOpts),
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let out = match cli.cmd {
         Cmd::Store(o) => store::run(&o)?,
+        Cmd::Relay(o) => relay::run(&o)?,
+        Cmd::RelayServer(o) => return relay::serve(&o),
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

@@ -32,10 +32,12 @@ pub enum ClientFrame {
         blob: BlobId,
         data: Vec<u8>,
     },
-    /// Streams a workspace's log from after `after` (0: from the start), then live.
+    /// Streams a workspace's log from after `after` (0: from the start), then live. The
+    /// access list is sent first when it is newer than `access_version` (0: never seen).
     Subscribe {
         workspace: WorkspaceId,
         after: u64,
+        access_version: u64,
     },
     /// Stores a snapshot covering the log up to `covers`; older entries may then be dropped.
     PutSnapshot {
@@ -223,9 +225,13 @@ impl ClientFrame {
                 w = Writer::tag(4);
                 w.raw(workspace).raw(blob).bytes(data);
             }
-            ClientFrame::Subscribe { workspace, after } => {
+            ClientFrame::Subscribe {
+                workspace,
+                after,
+                access_version,
+            } => {
                 w = Writer::tag(5);
-                w.raw(workspace).u64(*after);
+                w.raw(workspace).u64(*after).u64(*access_version);
             }
             ClientFrame::PutSnapshot {
                 workspace,
@@ -292,6 +298,7 @@ impl ClientFrame {
             5 => ClientFrame::Subscribe {
                 workspace: r.array("workspace")?,
                 after: r.u64("cursor")?,
+                access_version: r.u64("access version")?,
             },
             6 => ClientFrame::PutSnapshot {
                 workspace: r.array("workspace")?,

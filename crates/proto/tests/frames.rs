@@ -24,6 +24,7 @@ fn client_frames() -> Vec<ClientFrame> {
         ClientFrame::Subscribe {
             workspace: [3; 16],
             after: 42,
+            access_version: 3,
         },
         ClientFrame::PutSnapshot {
             workspace: [3; 16],

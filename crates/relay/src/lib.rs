@@ -41,6 +41,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.data_dir)?);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    // Frames are small and latency matters: no Nagle delay (with delayed ACKs it adds 40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     let (stop, stopped) = watch::channel(false);
     let (app, shared) = server::router(storage, config.limits.clone(), stopped.clone());
     let mut stopped = stopped;

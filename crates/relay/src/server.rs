@@ -6,6 +6,7 @@ use crate::metrics::Metrics;
 use crate::storage::{NewEntry, Snapshot, Storage};
 use axum::{
     Router,
+    body::Bytes,
     extract::{
         ConnectInfo, State,
         ws::{Message, WebSocket, WebSocketUpgrade},
@@ -39,7 +40,8 @@ type Sink = SplitSink<WebSocket, Message>;
 /// What a connection's writer sends.
 enum Out {
     Frame(RelayFrame),
-    Live(WorkspaceId, Arc<Entry>),
+    /// A new entry, with its `Entries` frame encoded once for every subscriber.
+    Live(WorkspaceId, Arc<Entry>, Bytes),
     CatchUp(WorkspaceId, u64),
     Close(ErrorCode, String),
 }
@@ -164,8 +166,20 @@ async fn append_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<AppendReq>) {
 fn fan_out(shared: &Shared, ws: WorkspaceId, e: Arc<Entry>) {
     let hubs = lock(&shared.hubs);
     let Some(subs) = hubs.get(&ws) else { return };
+    let frame = Bytes::from(
+        RelayFrame::Entries {
+            workspace: ws,
+            entries: vec![(*e).clone()],
+            head: e.seq,
+        }
+        .encode(),
+    );
     for sub in subs.values() {
-        if sub.tx.try_send(Out::Live(ws, e.clone())).is_err() {
+        if sub
+            .tx
+            .try_send(Out::Live(ws, e.clone(), frame.clone()))
+            .is_err()
+        {
             sub.kill.notify_one();
         }
     }
@@ -179,8 +193,12 @@ async fn ws_handler(
     // Oversized messages up to this size are read and answered with `FrameTooLarge`; beyond
     // it the WebSocket layer closes the connection (close code 1009).
     let hard = shared.limits.max_frame + (1 << 20);
+    // Small buffers: most connections are idle, and memory per idle connection is budgeted
+    // (SPEC: 30 KB). Reads grow the buffer as a frame needs; writes go out as they come.
     ws.max_message_size(hard)
         .max_frame_size(hard)
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| connection(shared, socket, addr))
         .into_response()
 }
@@ -616,11 +634,17 @@ impl Conn {
                     }
                 });
             }
-            ClientFrame::Subscribe { workspace, after } => {
+            ClientFrame::Subscribe {
+                workspace,
+                after,
+                access_version,
+            } => {
                 if !self.member(&workspace) {
                     return;
                 }
-                if let Ok(Some(list)) = self.shared.access_list(&workspace) {
+                if let Ok(Some(list)) = self.shared.access_list(&workspace)
+                    && list.version > access_version
+                {
                     self.queue(Out::Frame(RelayFrame::Access {
                         workspace,
                         list: list.encode(),
@@ -854,13 +878,13 @@ async fn writer(
                 break;
             }
             Out::CatchUp(ws, after) => catch_up(&shared, &mut sink, &mut cursors, ws, after).await,
-            Out::Live(ws, first) => {
+            Out::Live(ws, first, frame) => {
                 // Gather what else is already queued for this workspace into one frame.
-                let mut live = vec![first];
+                let mut live = vec![(first, frame)];
                 let mut rest = Vec::new();
                 while live.len() < MAX_ENTRIES {
                     match rx.try_recv() {
-                        Ok(Out::Live(w, e)) if w == ws => live.push(e),
+                        Ok(Out::Live(w, e, f)) if w == ws => live.push((e, f)),
                         Ok(other) => {
                             rest.push(other);
                             break;
@@ -875,8 +899,8 @@ async fn writer(
                     }
                     ok = match o {
                         Out::Frame(f) => send(&mut sink, &shared, &f).await,
-                        Out::Live(w, e) => {
-                            deliver(&shared, &mut sink, &mut cursors, w, vec![e]).await
+                        Out::Live(w, e, f) => {
+                            deliver(&shared, &mut sink, &mut cursors, w, vec![(e, f)]).await
                         }
                         Out::CatchUp(w, a) => {
                             catch_up(&shared, &mut sink, &mut cursors, w, a).await
@@ -903,14 +927,25 @@ async fn deliver(
     sink: &mut Sink,
     cursors: &mut HashMap<WorkspaceId, u64>,
     ws: WorkspaceId,
-    live: Vec<Arc<Entry>>,
+    live: Vec<(Arc<Entry>, Bytes)>,
 ) -> bool {
     let Some(&cursor) = cursors.get(&ws) else {
         return true; // not caught up yet: the catch-up read will include these
     };
-    let Some(first) = live.iter().find(|e| e.seq > cursor) else {
+    let Some((first, _)) = live.iter().find(|(e, _)| e.seq > cursor) else {
         return true;
     };
+    if live.len() == 1 && first.seq == cursor + 1 {
+        // The common case: one new entry, next in line; its shared frame goes out as is.
+        let (e, frame) = &live[0];
+        cursors.insert(ws, e.seq);
+        shared.metrics.deliveries_total.fetch_add(1, Relaxed);
+        shared
+            .metrics
+            .bytes_out_total
+            .fetch_add(frame.len() as u64, Relaxed);
+        return sink.send(Message::Binary(frame.clone())).await.is_ok();
+    }
     if first.seq > cursor + 1 {
         // A gap (entries committed between the catch-up read and now): read it first.
         if !catch_up(shared, sink, cursors, ws, cursor).await {
@@ -920,8 +955,8 @@ async fn deliver(
     let cursor = cursors.get(&ws).copied().unwrap_or(cursor);
     let entries: Vec<Entry> = live
         .iter()
-        .filter(|e| e.seq > cursor)
-        .map(|e| (**e).clone())
+        .filter(|(e, _)| e.seq > cursor)
+        .map(|(e, _)| (**e).clone())
         .collect();
     let Some(last) = entries.last().map(|e| e.seq) else {
         return true;

@@ -119,6 +119,7 @@ async fn a_device_not_on_the_access_list_is_refused_at_every_step() {
     m.send(&ClientFrame::Subscribe {
         workspace: WS,
         after: 0,
+        access_version: 0,
     })
     .await;
     assert_eq!(expect_error(&mut m.ws).await.0, ErrorCode::NotMember);
@@ -342,6 +343,7 @@ async fn a_removed_device_is_cut_off_and_refused() {
     b.send(&ClientFrame::Subscribe {
         workspace: WS,
         after: 0,
+        access_version: 0,
     })
     .await;
     assert_eq!(expect_error(&mut b.ws).await.0, ErrorCode::NotMember);

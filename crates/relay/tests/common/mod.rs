@@ -90,7 +90,7 @@ pub struct Client {
 }
 
 pub async fn open(url: &str) -> Ws {
-    tokio_tungstenite::connect_async(url)
+    tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .expect("connect")
         .0
@@ -200,6 +200,7 @@ impl Client {
         self.send(&ClientFrame::Subscribe {
             workspace: ws,
             after,
+            access_version: 0,
         })
         .await;
         let mut out = Vec::new();
