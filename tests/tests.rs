@@ -14,6 +14,8 @@
 //!   wrong time zones: a clear error, nothing lost.
 //! - `timers`      — scheduled messages and reminders fire offline, and once after a restart.
 //! - `inbox`       — mentions, DMs, keywords, levels, do-not-disturb and focus.
+//! - `relay`       — `weft relay` serves until terminated. (The relay's own scenarios, against
+//!   its real process, are in `crates/relay/tests`.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -26,4 +28,5 @@ mod features;
 mod hostile;
 mod inbox;
 mod merge;
+mod relay;
 mod timers;

@@ -113,6 +113,18 @@ pub enum Cmd {
         #[arg(long, default_value_t = 1000)]
         count: u64,
     },
+    /// Run a relay (what `weft-relay` runs) until interrupted.
+    Relay {
+        /// TOML configuration file; `WEFT_RELAY_*` environment variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// The relay's data directory (not a profile's).
+        #[arg(long = "relay-dir")]
+        relay_dir: Option<PathBuf>,
+    },
     /// Check the data directory; optionally rebuild the read model from the documents.
     Doctor {
         #[arg(long)]
@@ -748,6 +760,14 @@ impl Ctx {
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<()> {
+    if let Cmd::Relay {
+        config,
+        listen,
+        relay_dir,
+    } = &cli.cmd
+    {
+        return relay(config.as_deref(), *listen, relay_dir.clone(), cli.json);
+    }
     let dir = data_dir(cli.data_dir)?;
     let e = Engine::open(&dir)?;
     let mut c = Ctx {
@@ -904,6 +924,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Relay { .. } => bail!("`weft relay` runs without a profile"),
         Cmd::Doctor { rebuild } => {
             c.e.store().integrity_check()?;
             let n = if rebuild {
@@ -2278,4 +2299,27 @@ fn integration(c: &mut Ctx, cmd: IntegrationCmd) -> Result<()> {
             })
         }
     }
+}
+
+/// `weft relay`: the relay in this process.
+fn relay(
+    config: Option<&std::path::Path>,
+    listen: Option<std::net::SocketAddr>,
+    relay_dir: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    let mut c = weft_relay::Config::load(config, |k| std::env::var(k).ok())?;
+    if let Some(l) = listen {
+        c.listen = l;
+    }
+    if let Some(d) = relay_dir {
+        c.data_dir = d;
+    }
+    weft_relay::run_until_signal(&c, |addr| {
+        if json {
+            println!("{}", serde_json::json!({ "listening": addr.to_string() }));
+        } else {
+            println!("listening on {addr}");
+        }
+    })
 }

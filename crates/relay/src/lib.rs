@@ -68,3 +68,46 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         task,
     })
 }
+
+/// Runs a relay until SIGINT or SIGTERM, then shuts it down gracefully; `on_listen` is told
+/// the address once it listens. What both `weft-relay` and `weft relay` run.
+pub fn run_until_signal(config: &Config, on_listen: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let running = start(config).await?;
+        on_listen(running.addr);
+        let term = async {
+            #[cfg(unix)]
+            {
+                if let Ok(mut s) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                {
+                    s.recv().await;
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+        tracing::info!("shutting down");
+        running.shutdown().await?;
+        Ok(())
+    })
+}
+
+/// Structured logs on stderr, filtered by `WEFT_LOG` (default `info`); JSON lines if asked.
+pub fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        fmt.json().try_init()
+    } else {
+        fmt.try_init()
+    };
+}
