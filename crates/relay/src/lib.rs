@@ -5,6 +5,7 @@
 //! holds a key that could read what it stores.
 
 pub mod config;
+pub mod listener;
 pub mod metrics;
 pub mod server;
 pub mod storage;
@@ -41,19 +42,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.data_dir)?);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    // Frames are small and latency matters: no Nagle delay (with delayed ACKs it adds 40 ms).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "TCP_NODELAY not set");
-        }
-    });
+    // Caps connections per address and times out silent ones before any HTTP is read; sets
+    // TCP_NODELAY (frames are small: with delayed ACKs, Nagle would add 40 ms).
+    let listener = listener::GuardedListener::new(listener, config.limits.clone());
     let (stop, stopped) = watch::channel(false);
     let (app, shared) = server::router(storage, config.limits.clone(), stopped.clone());
     let mut stopped = stopped;
     let task = tokio::spawn(async move {
         axum::serve(
             listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app.into_make_service_with_connect_info::<listener::PeerAddr>(),
         )
         .with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|s| *s).await;

@@ -499,3 +499,79 @@ async fn sigkill_during_pushes_loses_no_acknowledged_blob() {
         }
     }
 }
+
+/// Thousands of TCP connections that never finish (or never start) their HTTP request:
+/// members keep being served meanwhile, and every one of them is closed after the handshake
+/// time. Past the per-address cap, connections are turned away at once with a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_half_open_connections_are_shed_while_members_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(
+        dir.path(),
+        &[
+            ("WEFT_RELAY_HANDSHAKE_S", "2"),
+            ("WEFT_RELAY_CONNS_PER_ADDR", "1500"),
+        ],
+    );
+    let bob = DeviceKeys::generate();
+    let bob_keys = DeviceKeys::from_secret_bytes(&bob.secret_bytes());
+    let mut owner = setup(&relay, &[(&bob_keys, Role::Member)]).await;
+    let mut half_open = Vec::new();
+    for i in 0..2000 {
+        let mut s = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+        if i % 2 == 0 {
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        }
+        half_open.push(s);
+    }
+    let mut b = Client::connect(&relay.url(), bob).await;
+    b.subscribe(WS, 0).await;
+    let key = SymKey::generate(1);
+    owner
+        .push(WS, blob(1), envelope(&owner.keys, &key, WS, "still here"))
+        .await;
+    let got = expect(&mut b.ws, |f| match f {
+        RelayFrame::Entries { entries, .. } if !entries.is_empty() => Some(entries.len()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, 1);
+    // After the handshake time every half-open connection has been closed by the relay.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let mut closed = 0;
+    for mut s in half_open {
+        let mut buf = [0u8; 64];
+        // Closed: end of stream or an error, possibly after an error response.
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(Ok(_)) => continue,
+                Err(_) => break,
+            }
+        }
+    }
+    assert_eq!(closed, 2000, "every half-open connection was closed");
+
+    // The per-address cap: 2 × 10 + 16 = 36 TCP connections; the rest get a 503 at once.
+    let dir2 = tempfile::tempdir().unwrap();
+    let capped = Relay::start(dir2.path(), &[("WEFT_RELAY_CONNS_PER_ADDR", "10")]);
+    let mut held = Vec::new();
+    for _ in 0..36 {
+        held.push(tokio::net::TcpStream::connect(capped.addr).await.unwrap());
+    }
+    let mut extra = tokio::net::TcpStream::connect(capped.addr).await.unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        extra.read_to_string(&mut reply),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.contains("too many connections"), "{reply}");
+}
