@@ -14,6 +14,10 @@
 //!   wrong time zones: a clear error, nothing lost.
 //! - `timers`      — scheduled messages and reminders fire offline, and once after a restart.
 //! - `inbox`       — mentions, DMs, keywords, levels, do-not-disturb and focus.
+//! - `sync`        — three people through a real relay: invites, live edits, offline edits
+//!   converging, a removed member cut off, a relay that holds no readable content.
+//! - `live`        — two devices watching: edits, typing and presence heard live, a relay
+//!   killed and restarted ridden out.
 //! - `relay`       — `weft relay` serves until terminated. (The relay's own scenarios, against
 //!   its real process, are in `crates/relay/tests`.)
 
@@ -27,6 +31,8 @@ mod crash;
 mod features;
 mod hostile;
 mod inbox;
+mod live;
 mod merge;
 mod relay;
+mod sync;
 mod timers;

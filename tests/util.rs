@@ -60,6 +60,9 @@ fn newest_source(dep_info: &str) -> Option<(std::time::SystemTime, PathBuf)> {
         .max_by_key(|(t, _)| *t)
 }
 
+/// The passphrase the scenario tests seal device keys with (no keychain in tests).
+pub const PASSPHRASE: &str = "scenario tests";
+
 /// Runs `weft --data-dir DIR ARGS`.
 pub fn weft(dir: &Path, args: &[&str]) -> Output {
     Command::new(weft_bin())
@@ -67,6 +70,9 @@ pub fn weft(dir: &Path, args: &[&str]) -> Output {
         .arg(dir)
         .args(args)
         .env("WEFT_LOG", "error")
+        // Device keys go in a passphrase-sealed file, never the developer's own keychain.
+        .env("WEFT_KEYCHAIN", "off")
+        .env("WEFT_PASSPHRASE", PASSPHRASE)
         .output()
         .expect("run weft")
 }

@@ -9,6 +9,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod catchup;
 mod relay;
 mod store;
 
@@ -25,6 +26,8 @@ enum Cmd {
     Store(store::Opts),
     /// Relay fan-out on loopback: deliveries per second, latency, memory per connection.
     Relay(relay::Opts),
+    /// Catch-up through a relay: a new member receives the whole history.
+    Catchup(catchup::Opts),
     /// (internal) The relay alone in this process, for the relay scenario.
     #[command(hide = true)]
     RelayServer(relay::ServerOpts),
@@ -35,6 +38,7 @@ fn main() -> Result<()> {
     let out = match cli.cmd {
         Cmd::Store(o) => store::run(&o)?,
         Cmd::Relay(o) => relay::run(&o)?,
+        Cmd::Catchup(o) => catchup::run(&o)?,
         Cmd::RelayServer(o) => return relay::serve(&o),
     };
     println!("{}", serde_json::to_string_pretty(&out)?);

@@ -128,34 +128,66 @@ pub fn run(o: &Opts) -> Result<Value> {
     if o.clients < 2 || o.publishers == 0 || o.publishers > o.clients {
         bail!("need at least 2 clients and 1..=clients publishers");
     }
-    let dir = tempfile::tempdir()?;
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["relay-server", "--data-dir"])
-        .arg(dir.path())
-        .env("WEFT_LOG", "error")
-        .env("WEFT_RELAY_RATE", "100000")
-        .env("WEFT_RELAY_BURST", "100000")
-        .env("WEFT_RELAY_QUEUE", "65536")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .context("relay address")?
-        .to_owned();
-    let url = format!("ws://{addr}/");
-    let pid = child.id();
+    let relay = RelayProcess::start(&[
+        ("WEFT_RELAY_RATE", "100000"),
+        ("WEFT_RELAY_BURST", "100000"),
+        ("WEFT_RELAY_QUEUE", "65536"),
+    ])?;
+    let (url, pid) = (relay.url.clone(), relay.pid);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let out = rt.block_on(drive(o, &url, pid));
-    drop(child.stdin.take());
-    let _ = child.wait();
+    drop(relay);
     out
+}
+
+/// A relay in its own process (this binary's `relay-server`), on loopback; stopped when
+/// dropped.
+pub struct RelayProcess {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    pub url: String,
+    pub pid: u32,
+}
+
+impl RelayProcess {
+    /// Starts one with extra `WEFT_RELAY_*` settings.
+    pub fn start(env: &[(&str, &str)]) -> Result<RelayProcess> {
+        let dir = tempfile::tempdir()?;
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.args(["relay-server", "--data-dir"])
+            .arg(dir.path())
+            .env("WEFT_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .context("relay address")?
+            .to_owned();
+        Ok(RelayProcess {
+            pid: child.id(),
+            child,
+            _dir: dir,
+            url: format!("ws://{addr}/"),
+        })
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        // Closing its stdin asks it to shut down.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 async fn drive(o: &Opts, url: &str, pid: u32) -> Result<Value> {

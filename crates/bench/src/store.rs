@@ -96,7 +96,7 @@ const WORDS: &[&str] = &[
     "merge",
 ];
 
-fn sentence(rng: &mut StdRng) -> String {
+pub(crate) fn sentence(rng: &mut StdRng) -> String {
     let n = rng.random_range(5..18);
     (0..n)
         .map(|_| WORDS[rng.random_range(0..WORDS.len())])
@@ -401,7 +401,7 @@ fn baseline_single_insert(n: usize, rng: &mut StdRng) -> Result<(f64, f64)> {
 
 /// Raw Automerge: one change per message into 1,000-message documents, then every change applied
 /// to fresh documents in one batch each; messages per second of the apply.
-fn baseline_automerge(n: usize, rng: &mut StdRng) -> Result<(f64, usize)> {
+pub(crate) fn baseline_automerge(n: usize, rng: &mut StdRng) -> Result<(f64, usize)> {
     let per_doc = 1000;
     let mut all: Vec<Vec<automerge::Change>> = Vec::new();
     let mut made = 0;

@@ -28,6 +28,34 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Adds a relay (`ws://host:port/`) and puts workspaces on it (default: the current one).
+    Add {
+        url: String,
+        /// Workspaces to sync through it (name or id); repeatable.
+        #[arg(long = "sync-workspace")]
+        workspaces: Vec<String>,
+    },
+    /// Lists the accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InviteCmd {
+    /// Creates an invite link; its secret is in the part after '#', which the relay never sees.
+    Create {
+        #[arg(long, default_value = "member")]
+        role: Role,
+        /// Days the link stays valid.
+        #[arg(long, default_value_t = 7.0)]
+        days: f64,
+        /// Devices that may join with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Your profile.
     #[command(subcommand)]
@@ -125,6 +153,21 @@ pub enum Cmd {
         #[arg(long = "relay-dir")]
         relay_dir: Option<PathBuf>,
     },
+    /// Relay accounts: where this device syncs.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Invite links to the current workspace.
+    #[command(subcommand)]
+    Invite(InviteCmd),
+    /// Join a workspace by an invite link (`weft://join/...`), then sync it.
+    Join { link: String },
+    /// Sync every account once (until up to date), or keep syncing with `--watch`.
+    Sync {
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Accounts, logs, what is waiting to go out.
+    Status,
     /// Check the data directory; optionally rebuild the read model from the documents.
     Doctor {
         #[arg(long)]
@@ -925,6 +968,86 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Relay { .. } => bail!("`weft relay` runs without a profile"),
+        Cmd::Account(AccountCmd::Add { url, workspaces }) => {
+            let ids = if workspaces.is_empty() {
+                c.ws().ok().into_iter().collect::<Vec<_>>()
+            } else {
+                workspaces
+                    .iter()
+                    .map(|w| c.e.find_workspace(w))
+                    .collect::<weft_core::Result<Vec<_>>>()?
+            };
+            let a = c.e.add_account(&url, &ids)?;
+            c.ok(&a, || {
+                format!(
+                    "account {} on {} ({} workspace(s)); run `weft sync`",
+                    a.id,
+                    a.url,
+                    ids.len()
+                )
+            })
+        }
+        Cmd::Account(AccountCmd::List) => {
+            let v = c.e.accounts()?;
+            c.ok(&v, || {
+                v.iter()
+                    .map(|a| format!("{}  {}", a.id, a.url))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Cmd::Invite(InviteCmd::Create { role, days, uses }) => {
+            let ws = c.ws()?;
+            let ms = (days * 86_400_000.0) as i64;
+            let link = c.e.create_invite(ws, role, ms, uses)?.to_link();
+            let v = serde_json::json!({ "link": link });
+            c.ok(&v, || link.clone())
+        }
+        Cmd::Join { link } => {
+            let json = c.json;
+            let ws = c.e.join(&link)?;
+            let report = sync_all(c.e, false)?;
+            let v = serde_json::json!({ "workspace": ws.to_string(), "sync": report });
+            emit(json, &v, || format!("joined workspace {ws}"))
+        }
+        Cmd::Sync { watch } => {
+            let json = c.json;
+            let report = sync_all(c.e, watch)?;
+            emit(json, &report, || {
+                format!(
+                    "up to date: {} entries received, {} changes pushed",
+                    report.entries_received, report.pushes_acked
+                )
+            })
+        }
+        Cmd::Status => {
+            let v = c.e.sync_overview()?;
+            c.ok(&v, || {
+                if v.is_empty() {
+                    return "offline: no relay account (weft account add URL)".into();
+                }
+                let mut out = Vec::new();
+                for a in &v {
+                    out.push(format!("account {} {}", a.id, a.url));
+                    for l in &a.logs {
+                        out.push(format!(
+                            "  {} {} cursor {} pending {}{}{}",
+                            l.kind,
+                            l.name.as_deref().unwrap_or(&l.log),
+                            l.cursor,
+                            l.pending,
+                            if l.unreadable > 0 {
+                                format!(" unreadable {}", l.unreadable)
+                            } else {
+                                String::new()
+                            },
+                            if l.joining { " (joining)" } else { "" }
+                        ));
+                    }
+                }
+                out.join("\n")
+            })
+        }
         Cmd::Doctor { rebuild } => {
             c.e.store().integrity_check()?;
             let n = if rebuild {
@@ -2320,6 +2443,75 @@ fn relay(
             println!("{}", serde_json::json!({ "listening": addr.to_string() }));
         } else {
             println!("listening on {addr}");
+        }
+    })
+}
+
+/// Syncs every account, each on its own task of one runtime; with `watch`, until Ctrl-C.
+fn sync_all(e: Engine, watch: bool) -> Result<weft_core::SyncReport> {
+    let accounts = e.accounts()?;
+    if accounts.is_empty() {
+        bail!(weft_core::CoreError::NotFound(
+            "a relay account: run `weft account add URL` first".into()
+        ));
+    }
+    let engine = std::sync::Arc::new(std::sync::Mutex::new(e));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let mode = if watch {
+            weft_core::SyncMode::Watch
+        } else {
+            weft_core::SyncMode::Once
+        };
+        let mut tasks = Vec::new();
+        for a in accounts {
+            let (status, mut seen) = tokio::sync::watch::channel(weft_core::SyncStatus::Connecting);
+            let engine = engine.clone();
+            let stop = stop.clone();
+            if watch {
+                let url = a.url.clone();
+                tokio::spawn(async move {
+                    while seen.changed().await.is_ok() {
+                        let s = seen.borrow().clone();
+                        eprintln!("{url}: {}", serde_json::to_string(&s).unwrap_or_default());
+                    }
+                });
+            }
+            tasks.push(tokio::spawn(weft_core::sync_account(
+                engine, a.id, mode, status, stop,
+            )));
+        }
+        if watch {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop_tx.send(true);
+        }
+        let mut total = weft_core::SyncReport::default();
+        let mut first_err = None;
+        for t in tasks {
+            match t.await {
+                Ok(Ok(r)) => {
+                    total.entries_received += r.entries_received;
+                    total.bytes_received += r.bytes_received;
+                    total.changes_new += r.changes_new;
+                    total.pushes_acked += r.pushes_acked;
+                    total.connections += r.connections;
+                }
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(anyhow::Error::from(e));
+                }
+                Err(e) => {
+                    first_err.get_or_insert(anyhow::anyhow!("sync task failed: {e}"));
+                }
+            }
+        }
+        drop(stop_tx);
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(total),
         }
     })
 }

@@ -60,6 +60,16 @@ pub struct Engine {
     uses: u64,
     listeners: Vec<mpsc::Sender<ChangeEvent>>,
     pub(crate) notify: NotifyState,
+    pub(crate) vault: Option<crate::Vault>,
+    pub(crate) device: Option<weft_crypto::DeviceKeys>,
+    /// Scope keys opened so far, by secret name.
+    pub(crate) keys: HashMap<String, weft_crypto::SymKey>,
+    /// Woken when a local edit queued something for the relay.
+    pub(crate) outbox_notify: std::sync::Arc<tokio::sync::Notify>,
+    /// Presence and typing heard from other devices (never stored).
+    pub(crate) live: crate::sync::Live,
+    /// Most changes one push carries.
+    pub(crate) push_changes: usize,
 }
 
 impl std::fmt::Debug for Engine {
@@ -173,6 +183,12 @@ impl Engine {
             uses: 0,
             listeners: Vec::new(),
             notify: NotifyState::default(),
+            vault: None,
+            device: None,
+            keys: HashMap::new(),
+            outbox_notify: Default::default(),
+            live: Default::default(),
+            push_changes: crate::sync::PUSH_CHANGES,
         };
         e.check_heads()?;
         e.reload_notify_state()?;
@@ -210,7 +226,7 @@ impl Engine {
         rx
     }
 
-    fn emit(&mut self, ev: ChangeEvent) {
+    pub(crate) fn emit(&mut self, ev: ChangeEvent) {
         self.listeners.retain(|l| l.send(ev.clone()).is_ok());
     }
 
@@ -506,73 +522,122 @@ impl Engine {
     /// Applies changes from another replica to one document, storing and projecting them in one
     /// transaction.
     pub fn apply_remote(&mut self, id: &DocId, changes: Vec<Vec<u8>>) -> Result<ImportReport> {
-        if id.kind() == DocKind::Personal
-            && self
-                .me
-                .and_then(|m| id.object_id().map(|o| o != m.user))
-                .unwrap_or(true)
-        {
-            // Another user's private document has no business here.
-            return Err(CoreError::Forbidden(format!(
-                "{id} is another user's personal document"
-            )));
-        }
-        self.load(id, true)?;
+        self.apply_remote_docs(vec![(id.clone(), changes)], |_| Ok(()))
+    }
+
+    /// Applies changes to several documents in ONE transaction, in which `extra` also runs (a
+    /// relay cursor, keys received). Workspace documents go first, so the channels and boards
+    /// that messages and tasks refer to are known when those land.
+    pub(crate) fn apply_remote_docs(
+        &mut self,
+        mut docs: Vec<(DocId, Vec<Vec<u8>>)>,
+        extra: impl FnOnce(&Tx<'_>) -> Result<()>,
+    ) -> Result<ImportReport> {
+        docs.sort_by_key(|(id, _)| id.kind());
         let now = self.now();
-        let mut report = ImportReport {
-            documents: 1,
-            changes_received: changes.len(),
-            ..Default::default()
-        };
-        let cached = self
-            .docs
-            .get_mut(id)
-            .ok_or_else(|| CoreError::NotFound(id.to_string()))?;
-        let applied = match cached.doc.apply_batch(changes) {
-            Ok(a) => a,
-            Err(e) => {
-                self.docs.remove(id);
-                return Err(e.into());
+        let mut report = ImportReport::default();
+        struct Prepared {
+            id: DocId,
+            doc_id: String,
+            heads: Vec<u8>,
+            pending: usize,
+            rows: Vec<(String, String, Option<serde_json::Value>)>,
+            new_changes: Vec<weft_sync::LocalChange>,
+            snapshot: Option<Vec<u8>>,
+            touched: Touched,
+        }
+        let mut prepared: Vec<Prepared> = Vec::with_capacity(docs.len());
+        let fail = |e: &mut Engine, prepared: &[Prepared], extra: Option<&DocId>| {
+            for p in prepared {
+                e.docs.remove(&p.id);
+            }
+            if let Some(id) = extra {
+                e.docs.remove(id);
             }
         };
-        let (touched, new_changes) = (applied.touched, applied.new_changes);
-        report.changes_new = new_changes.len();
-        report.changes_pending = cached.doc.pending_changes();
-        let heads = flat(&cached.doc.heads());
-        let mut rows = Vec::with_capacity(touched.len());
-        for (coll, key) in &touched {
-            rows.push((coll.clone(), key.clone(), cached.doc.get_json(coll, key)?));
+        for (id, changes) in docs {
+            if id.kind() == DocKind::Personal
+                && self
+                    .me
+                    .and_then(|m| id.object_id().map(|o| o != m.user))
+                    .unwrap_or(true)
+            {
+                fail(self, &prepared, None);
+                // Another user's private document has no business here.
+                return Err(CoreError::Forbidden(format!(
+                    "{id} is another user's personal document"
+                )));
+            }
+            if let Err(e) = self.load(&id, true) {
+                fail(self, &prepared, None);
+                return Err(e);
+            }
+            report.documents += 1;
+            report.changes_received += changes.len();
+            let Some(cached) = self.docs.get_mut(&id) else {
+                fail(self, &prepared, None);
+                return Err(CoreError::NotFound(id.to_string()));
+            };
+            let applied = match cached.doc.apply_batch(changes) {
+                Ok(a) => a,
+                Err(e) => {
+                    fail(self, &prepared, Some(&id));
+                    return Err(e.into());
+                }
+            };
+            let (touched, new_changes) = (applied.touched, applied.new_changes);
+            report.changes_new += new_changes.len();
+            let pending = cached.doc.pending_changes();
+            report.changes_pending += pending;
+            let heads = flat(&cached.doc.heads());
+            let mut rows = Vec::with_capacity(touched.len());
+            for (coll, key) in &touched {
+                rows.push((coll.clone(), key.clone(), cached.doc.get_json(coll, key)?));
+            }
+            cached.changes_since_snapshot += new_changes.len();
+            let snapshot =
+                (cached.changes_since_snapshot >= COMPACT_HARD).then(|| cached.doc.save());
+            prepared.push(Prepared {
+                doc_id: id.to_string(),
+                id,
+                heads,
+                pending,
+                rows,
+                new_changes,
+                snapshot,
+                touched,
+            });
         }
-        cached.changes_since_snapshot += new_changes.len();
-        let snapshot = (cached.changes_since_snapshot >= COMPACT_HARD).then(|| cached.doc.save());
-        let doc_id = id.to_string();
         let notify = &self.notify;
         let me = self.me;
-        let pending = report.changes_pending;
         let res = self.store.write(|tx| -> Result<(usize, usize)> {
-            for c in &new_changes {
-                tx.append_change(&doc_id, &c.hash, &c.bytes)?;
-            }
-            tx.set_heads(&doc_id, &heads, true)?;
-            tx.set_pending(&doc_id, pending)?;
             let (mut ok, mut bad) = (0, 0);
-            for (coll, key, value) in &rows {
-                let Some(v) = value else { continue };
-                match Engine::with_source(id, |src| tx.project(src, coll, key, v)) {
-                    Ok(p) => {
-                        ok += 1;
-                        crate::notify::after_projection(tx, notify, me, id, coll, key, v, &p, false, now)?;
+            for p in &prepared {
+                let (id, doc_id) = (&p.id, &p.doc_id);
+                for c in &p.new_changes {
+                    tx.append_change(doc_id, &c.hash, &c.bytes)?;
+                }
+                tx.set_heads(doc_id, &p.heads, true)?;
+                tx.set_pending(doc_id, p.pending)?;
+                for (coll, key, value) in &p.rows {
+                    let Some(v) = value else { continue };
+                    match Engine::with_source(id, |src| tx.project(src, coll, key, v)) {
+                        Ok(pr) => {
+                            ok += 1;
+                            crate::notify::after_projection(tx, notify, me, id, coll, key, v, &pr, false, now)?;
+                        }
+                        Err(weft_store::StoreError::Entity { collection, key, reason }) => {
+                            tracing::warn!(doc = %doc_id, %collection, %key, %reason, "entity left out of the read model");
+                            bad += 1;
+                        }
+                        Err(e) => return Err(e.into()),
                     }
-                    Err(weft_store::StoreError::Entity { collection, key, reason }) => {
-                        tracing::warn!(doc = %doc_id, %collection, %key, %reason, "entity left out of the read model");
-                        bad += 1;
-                    }
-                    Err(e) => return Err(e.into()),
+                }
+                if let Some(s) = &p.snapshot {
+                    tx.compact(doc_id, s)?;
                 }
             }
-            if let Some(s) = &snapshot {
-                tx.compact(&doc_id, s)?;
-            }
+            extra(tx)?;
             Ok((ok, bad))
         });
         match res {
@@ -581,17 +646,19 @@ impl Engine {
                 report.entities_rejected = bad;
             }
             Err(e) => {
-                self.docs.remove(id);
+                fail(self, &prepared, None);
                 return Err(e);
             }
         }
-        self.written(
-            id,
-            snapshot.is_some(),
-            doc_id,
-            touched.into_iter().collect(),
-            true,
-        )?;
+        for p in prepared {
+            self.written(
+                &p.id,
+                p.snapshot.is_some(),
+                p.doc_id,
+                p.touched.into_iter().collect(),
+                true,
+            )?;
+        }
         Ok(report)
     }
 
@@ -610,6 +677,9 @@ impl Engine {
         }
         if id.kind() == DocKind::Personal {
             self.reload_notify_state()?;
+        }
+        if !remote {
+            self.outbox_notify.notify_one();
         }
         if !entities.is_empty() {
             self.emit(ChangeEvent {

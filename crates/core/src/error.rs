@@ -25,11 +25,37 @@ pub enum CoreError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sync(#[from] SyncError),
+    #[error(transparent)]
+    Crypto(#[from] weft_crypto::CryptoError),
+    /// The relay refused something (its error code's name and its message).
+    #[error("the relay refused: {message} ({code})")]
+    Relay { code: String, message: String },
+    /// The relay could not be reached or the connection broke.
+    #[error("relay connection: {0}")]
+    Net(String),
     #[error("{path}: {source}")]
     Io {
         path: String,
         source: std::io::Error,
     },
+    /// The vault key is (or is to be) sealed under a passphrase and none was given.
+    #[error("{reason}: set WEFT_PASSPHRASE")]
+    PassphraseNeeded { reason: String },
+    /// The passphrase does not open the vault key file.
+    #[error("wrong passphrase for {path} (or the file was altered); the file was left as it was")]
+    WrongPassphrase { path: String },
+    /// The vault key is kept in the OS keychain and cannot be had from it.
+    #[error("{0}")]
+    Keychain(String),
+    /// A vault file is damaged, or the data directory's vault files contradict each other.
+    #[error("{path}: {reason}")]
+    VaultDamaged { path: String, reason: String },
+    /// A secret sealed by the vault does not open.
+    #[error(
+        "the secret sealed for {label} does not open: it was altered, or sealed for another \
+         label or under another vault key"
+    )]
+    Unseal { label: String },
 }
 
 impl CoreError {
@@ -54,6 +80,13 @@ impl CoreError {
             ) => "bad_input",
             CoreError::Sync(_) => "sync",
             CoreError::Io { .. } => "io",
+            CoreError::PassphraseNeeded { .. } => "passphrase_needed",
+            CoreError::WrongPassphrase { .. } => "wrong_passphrase",
+            CoreError::Keychain(_) => "keychain",
+            CoreError::VaultDamaged { .. } | CoreError::Unseal { .. } => "corrupt",
+            CoreError::Crypto(_) => "crypto",
+            CoreError::Relay { .. } => "relay",
+            CoreError::Net(_) => "network",
         }
     }
 }

@@ -327,6 +327,14 @@ impl Engine {
             AuditAction::MemberRemoved,
             format!("user:{user}"),
             String::new(),
+        )?;
+        // Their devices keep what they had; nothing written from now on is theirs to read.
+        self.rotate_key(ws)?;
+        self.audit(
+            ws,
+            AuditAction::KeyRotated,
+            format!("workspace:{ws}"),
+            format!("after removing user:{user}"),
         )
     }
 

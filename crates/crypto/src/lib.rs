@@ -22,7 +22,7 @@ pub use error::CryptoError;
 pub use invite::InviteSecret;
 pub use keys::{DeviceKeys, DevicePublic, SymKey, verify};
 pub use passphrase::{open_with_passphrase, seal_with_passphrase};
-pub use wrap::{WrappedKey, unwrap_key, wrap_key};
+pub use wrap::{WRAPPED_LEN, WrappedKey, unwrap_key, wrap_key};
 
 /// Reads a fixed-size array off the front of `input`.
 pub(crate) fn take<const N: usize>(

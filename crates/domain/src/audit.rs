@@ -11,7 +11,8 @@ string_enum!(
         MemberAdded => "member_added", MemberRemoved => "member_removed",
         MemberLeft => "member_left", RoleChanged => "role_changed",
         ChannelCreated => "channel_created", ChannelArchived => "channel_archived",
-        InviteCreated => "invite_created", IntegrationAdded => "integration_added"
+        InviteCreated => "invite_created", IntegrationAdded => "integration_added",
+        MemberJoined => "member_joined", KeyRotated => "key_rotated"
     }
 );
 

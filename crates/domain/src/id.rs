@@ -25,6 +25,11 @@ impl Id {
     pub fn to_bytes(self) -> [u8; 16] {
         self.0.to_bytes()
     }
+
+    /// The id from its 16 bytes ([`Id::to_bytes`]).
+    pub fn from_bytes(b: [u8; 16]) -> Id {
+        Id(ulid::Ulid::from_bytes(b))
+    }
 }
 
 impl fmt::Display for Id {

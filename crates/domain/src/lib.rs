@@ -47,4 +47,4 @@ pub use notification::{DndSchedule, Notification, NotificationKind, Notification
 pub use profile::{Profile, Settings, Theme, UserStatus};
 pub use recurrence::{Frequency, Recurrence};
 pub use time::Timestamp;
-pub use workspace::{Member, Role, Workspace, WorkspaceSettings};
+pub use workspace::{DeviceRecord, Member, Role, Workspace, WorkspaceSettings};

@@ -83,6 +83,21 @@ pub struct Member {
     pub joined_at: Timestamp,
     /// Set when removed or left; the row stays so history keeps its authors.
     pub removed_at: Option<Timestamp>,
+    /// The member's devices by Ed25519 key (hex): what keys are wrapped to and what the
+    /// relay's access list lists. A flat map, so devices added concurrently never collide.
+    pub devices: std::collections::BTreeMap<String, DeviceRecord>,
+}
+
+/// One device of a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct DeviceRecord {
+    /// The device's X25519 key (hex), which workspace keys are wrapped to.
+    pub agree: String,
+    /// The invite (its key, hex) the device joined by, if any: revoked when the member is
+    /// removed, since the relay admits an invitee while its invite is listed.
+    pub invite: Option<String>,
+    pub added_at: Timestamp,
 }
 
 impl Default for Member {
@@ -95,6 +110,7 @@ impl Default for Member {
             invited_by: None,
             joined_at: Timestamp(0),
             removed_at: None,
+            devices: Default::default(),
         }
     }
 }

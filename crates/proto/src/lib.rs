@@ -16,6 +16,13 @@ mod frames;
 pub use access::{AccessList, Invite, Member, Role};
 pub use frames::{ClientFrame, Entry, ErrorCode, RelayFrame};
 
+/// Signature domain of a device answering the relay's challenge.
+pub const AUTH_DOMAIN: &str = "relay-auth/v1";
+/// Signature domain of an invite answering the relay's challenge.
+pub const JOIN_DOMAIN: &str = "relay-join/v1";
+/// Signature domain of an access list.
+pub const ACCESS_DOMAIN: &str = "access-list/v1";
+
 /// Protocol versions this build speaks.
 pub const VERSIONS: &[u16] = &[1];
 /// Largest blob (an encrypted envelope) a client may push.

@@ -27,9 +27,7 @@ use weft_proto::{
 };
 
 /// Signature domains of the handshake (see `weft_crypto::DeviceKeys::sign`).
-pub const AUTH_DOMAIN: &str = "relay-auth/v1";
-pub const JOIN_DOMAIN: &str = "relay-join/v1";
-pub const ACCESS_DOMAIN: &str = "access-list/v1";
+pub use weft_proto::{ACCESS_DOMAIN, AUTH_DOMAIN, JOIN_DOMAIN};
 /// Most blobs committed in one transaction.
 const GROUP_COMMIT: usize = 512;
 /// About how many bytes one catch-up `Entries` frame carries.
@@ -187,7 +185,7 @@ fn fan_out(shared: &Shared, ws: WorkspaceId, e: Arc<Entry>) {
 
 async fn ws_handler(
     ws: WebSocketUpgrade,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ConnectInfo(crate::listener::PeerAddr(addr)): ConnectInfo<crate::listener::PeerAddr>,
     State(shared): State<Arc<Shared>>,
 ) -> Response {
     // Oversized messages up to this size are read and answered with `FrameTooLarge`; beyond

@@ -16,6 +16,7 @@ mod project;
 mod query;
 mod schema;
 mod store;
+mod sync_state;
 
 pub use error::StoreError;
 pub use project::{Projection, Source};
@@ -25,3 +26,4 @@ pub use query::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{DocRow, Store, StoredDoc, Tx};
+pub use sync_state::{AccountRow, LogRow, OutboxRow};

@@ -24,6 +24,8 @@ pub enum SyncError {
     BundleTooLarge { size: u64, max: u64 },
     #[error("change file from a newer Weft (format {found}, this build reads up to {supported})")]
     BundleTooNew { found: u32, supported: u32 },
+    #[error("invalid change batch: {0}")]
+    BadBatch(String),
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),
 }

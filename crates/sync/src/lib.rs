@@ -22,11 +22,14 @@ pub mod doc_id;
 pub mod document;
 pub mod error;
 mod json;
+pub mod session;
+pub mod wire;
 
 pub use bundle::Bundle;
 pub use doc_id::{DocId, DocKind};
 pub use document::{Applied, Document, LocalChange, Touched};
 pub use error::SyncError;
+pub use session::{Credential, Event, Session, SessionState};
 
 /// A change hash (SHA-256 of the change).
 pub type Hash = [u8; 32];

@@ -1,0 +1,346 @@
+//! The connection to a relay: moves frames between the WebSocket and the sans-IO
+//! [`weft_sync::Session`], and hands what arrives to the engine. The binary owns the runtime;
+//! this only needs a tokio reactor and timer.
+
+use crate::{CoreError, Engine, Result};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use weft_proto::{ClientFrame, ErrorCode, RelayFrame};
+use weft_sync::{Event, Session};
+
+/// Pushes in flight at once (the relay's rate limit allows bursts of a few hundred).
+pub const WINDOW: usize = 64;
+/// How long connecting and the handshake may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait between reconnection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How long a sync runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Until every log is up to date and every local change is acknowledged.
+    Once,
+    /// Until stopped, reconnecting with backoff.
+    Watch,
+}
+
+/// What a UI shows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncStatus {
+    Offline {
+        error: Option<String>,
+    },
+    Connecting,
+    /// Backlog arriving or local changes not yet acknowledged.
+    Syncing {
+        pending: u64,
+    },
+    UpToDate,
+}
+
+/// Counts from one sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    pub entries_received: u64,
+    /// Bytes of the entries received (envelopes as stored on the relay).
+    pub bytes_received: u64,
+    pub changes_new: u64,
+    pub pushes_acked: u64,
+    pub connections: u64,
+}
+
+type Shared = Arc<Mutex<Engine>>;
+
+fn lock(e: &Shared) -> std::sync::MutexGuard<'_, Engine> {
+    e.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Syncs one account. `Once` returns when up to date (or with the first error); `Watch`
+/// runs until `stop` turns true, reconnecting with exponential backoff.
+pub async fn sync_account(
+    engine: Shared,
+    account: i64,
+    mode: SyncMode,
+    status: watch::Sender<SyncStatus>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<SyncReport> {
+    let mut report = SyncReport::default();
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let _ = status.send(SyncStatus::Connecting);
+        report.connections += 1;
+        let mut was_ready = false;
+        let res = connection(
+            &engine,
+            account,
+            mode,
+            &status,
+            &mut stop,
+            &mut report,
+            &mut was_ready,
+        )
+        .await;
+        if was_ready {
+            // It worked until it broke: try again soon, not after the longest wait.
+            backoff = Duration::from_millis(250);
+        }
+        match (res, mode) {
+            (Ok(()), _) => {
+                let _ = status.send(if *stop.borrow() {
+                    SyncStatus::Offline { error: None }
+                } else {
+                    SyncStatus::UpToDate
+                });
+                return Ok(report);
+            }
+            (Err(e), SyncMode::Once) => {
+                let _ = status.send(SyncStatus::Offline {
+                    error: Some(e.to_string()),
+                });
+                return Err(e);
+            }
+            (Err(e), SyncMode::Watch) => {
+                tracing::info!(error = %e, ?backoff, "relay connection lost; reconnecting");
+                let _ = status.send(SyncStatus::Offline {
+                    error: Some(e.to_string()),
+                });
+                if matches!(e, CoreError::Forbidden(_)) {
+                    return Err(e);
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stopped(&mut stop) => return Ok(report),
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+fn refused(code: ErrorCode, message: String) -> CoreError {
+    CoreError::Relay {
+        code: format!("{code:?}"),
+        message,
+    }
+}
+
+async fn connection(
+    engine: &Shared,
+    account: i64,
+    mode: SyncMode,
+    status: &watch::Sender<SyncStatus>,
+    stop: &mut watch::Receiver<bool>,
+    report: &mut SyncReport,
+    was_ready: &mut bool,
+) -> Result<()> {
+    let (plan, waker) = {
+        let mut e = lock(engine);
+        (e.sync_plan(account)?, e.outbox_waker())
+    };
+    let (mut ws, _) = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(&plan.url, None, true),
+    )
+    .await
+    .map_err(|_| CoreError::Net(format!("{}: no answer within 10 s", plan.url)))?
+    .map_err(|e| CoreError::Net(format!("{}: {e}", plan.url)))?;
+    let mut session = Session::new(&plan.keys, plan.credential.clone());
+    let send = |f: &ClientFrame| Message::Binary(f.encode().into());
+    ws.send(send(&session.hello()))
+        .await
+        .map_err(|e| CoreError::Net(e.to_string()))?;
+    let logs: Vec<[u8; 16]> = plan.logs.iter().map(|l| l.log).collect();
+    // SetAccess frames sent and not yet acknowledged, in order: (log, version).
+    let mut access_sent: std::collections::VecDeque<([u8; 16], u64)> = Default::default();
+    let mut ping = tokio::time::interval(Duration::from_secs(20));
+    let mut ready = false;
+    // Whether the access lists this device should publish may have changed.
+    let mut recheck_access = false;
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        let mut out: Vec<ClientFrame> = Vec::new();
+        let frame = tokio::select! {
+            m = ws.next() => match m {
+                Some(Ok(Message::Binary(b))) => Some(RelayFrame::decode(&b).map_err(|e| {
+                    CoreError::Net(format!("the relay sent a malformed frame: {e}"))
+                })?),
+                Some(Ok(Message::Close(_))) | None => {
+                    return Err(CoreError::Net("the relay closed the connection".into()));
+                }
+                Some(Ok(_)) => None,
+                Some(Err(e)) => return Err(CoreError::Net(e.to_string())),
+            },
+            _ = waker.notified() => {
+                recheck_access = true;
+                None
+            }
+            _ = ping.tick() => {
+                if ready { out.push(ClientFrame::Ping { nonce: 0 }); }
+                None
+            }
+            _ = tokio::time::sleep_until(deadline), if !ready => {
+                return Err(CoreError::Net("the relay did not finish the handshake in time".into()));
+            }
+            _ = stopped(stop) => {
+                let _ = ws.close(None).await;
+                return Ok(());
+            }
+        };
+        if let Some(frame) = frame {
+            let (replies, events) = session.handle(frame);
+            out.extend(replies);
+            for ev in events {
+                match ev {
+                    Event::Ready => {
+                        ready = true;
+                        *was_ready = true;
+                        // Lists first: a workspace new to the relay needs one to subscribe.
+                        for (log, version, list) in lock(engine).sync_access_due(account)? {
+                            access_sent.push_back((log, version));
+                            out.push(ClientFrame::SetAccess {
+                                workspace: log,
+                                list,
+                            });
+                        }
+                        recheck_access = false;
+                        for l in &plan.logs {
+                            out.push(session.subscribe(l.log, l.cursor, l.access_version));
+                        }
+                    }
+                    Event::Entries { log, entries } => {
+                        report.entries_received += entries.len() as u64;
+                        report.bytes_received +=
+                            entries.iter().map(|e| e.data.len() as u64).sum::<u64>();
+                        recheck_access = true;
+                        let r = lock(engine).sync_entries(log, &entries);
+                        match r {
+                            Ok(r) => report.changes_new += r.changes_new as u64,
+                            Err(e @ CoreError::Sync(_)) => {
+                                tracing::warn!(error = %e, "entries refused");
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Event::UpToDate { log } => {
+                        lock(engine).sync_up_to_date(log)?;
+                        recheck_access = true;
+                    }
+                    Event::Snapshot { .. } => {
+                        // Snapshots carry no more than the entries they replace, which this
+                        // client always keeps; the entries after them follow.
+                    }
+                    Event::Access { log, list } => {
+                        if let Err(e) = lock(engine).sync_access(log, &list) {
+                            tracing::warn!(error = %e, "access list refused");
+                        }
+                    }
+                    Event::Acked { blob, seq } => {
+                        if blob == [0; 16] {
+                            if let Some(pos) = access_sent.iter().position(|(_, v)| *v == seq) {
+                                access_sent.remove(pos);
+                            }
+                        } else {
+                            report.pushes_acked += 1;
+                            lock(engine).sync_acked(blob)?;
+                        }
+                    }
+                    Event::Ephemeral { log, data, .. } => {
+                        let _ = lock(engine).sync_ephemeral(log, &data);
+                    }
+                    Event::Pong { .. } => {}
+                    Event::Refused {
+                        code,
+                        message,
+                        fatal,
+                    } => {
+                        if fatal {
+                            let _ = ws.close(None).await;
+                            return Err(match code {
+                                ErrorCode::Invite | ErrorCode::NotMember => {
+                                    CoreError::Forbidden(format!("the relay refused: {message}"))
+                                }
+                                _ => refused(code, message),
+                            });
+                        }
+                        match code {
+                            ErrorCode::Access => {
+                                // Our list lost a race or was stale; the relay's comes next.
+                                access_sent.pop_front();
+                                tracing::warn!(%message, "access list refused");
+                            }
+                            ErrorCode::NotMember => {
+                                let _ = ws.close(None).await;
+                                return Err(CoreError::Forbidden(format!(
+                                    "the relay refused: {message}"
+                                )));
+                            }
+                            _ => tracing::warn!(?code, %message, "relay refused a frame"),
+                        }
+                    }
+                }
+            }
+        }
+        if ready {
+            let (pending, more) = {
+                let mut e = lock(engine);
+                if recheck_access && access_sent.is_empty() && session.up_to_date() {
+                    recheck_access = false;
+                    for (log, version, list) in e.sync_access_due(account)? {
+                        access_sent.push_back((log, version));
+                        out.push(ClientFrame::SetAccess {
+                            workspace: log,
+                            list,
+                        });
+                    }
+                }
+                for (log, data) in e.take_ephemeral() {
+                    out.push(ClientFrame::Ephemeral {
+                        workspace: log,
+                        to: None,
+                        data,
+                    });
+                }
+                let mut more = Vec::new();
+                for log in &logs {
+                    let room = WINDOW.saturating_sub(session.inflight() + more.len());
+                    if room == 0 {
+                        break;
+                    }
+                    for (blob, data) in e.sync_pushes(*log, room, session.inflight_blobs())? {
+                        more.push((*log, blob, data));
+                    }
+                }
+                (e.sync_pending(account)?, more)
+            };
+            for (log, blob, data) in more {
+                out.push(session.push(log, blob, data));
+            }
+            let done = session.up_to_date() && session.inflight() == 0 && access_sent.is_empty();
+            let _ = status.send(if done && pending == 0 {
+                SyncStatus::UpToDate
+            } else {
+                SyncStatus::Syncing { pending }
+            });
+            // Done: up to date, nothing in flight, nothing more to send (what is left in the
+            // outbox, if anything, cannot go yet: no key, or a joiner's before it has joined).
+            if mode == SyncMode::Once && done && out.is_empty() {
+                let _ = ws.close(None).await;
+                return Ok(());
+            }
+        }
+        for f in out {
+            ws.send(send(&f))
+                .await
+                .map_err(|e| CoreError::Net(e.to_string()))?;
+        }
+    }
+}

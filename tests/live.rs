@@ -1,0 +1,208 @@
+//! Two devices syncing continuously (watch mode) through a real relay process: edits arrive
+//! while both run, typing and presence are heard and never stored, the status says where a
+//! device stands, and a relay killed and restarted is ridden out by reconnecting.
+
+use crate::util::weft_bin;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use weft_core::{Engine, SyncMode, SyncStatus};
+use weft_domain::{Profile, Role};
+
+type Shared = Arc<Mutex<Engine>>;
+
+fn relay(dir: &Path, listen: &str) -> (Child, String) {
+    let mut child = Command::new(weft_bin())
+        .args(["relay", "--listen", listen, "--relay-dir"])
+        .arg(dir)
+        .env("WEFT_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().strip_prefix("listening on ").expect(&line);
+    (child, addr.to_owned())
+}
+
+fn engine(dir: &Path, name: &str) -> Engine {
+    let mut e = Engine::open(dir).unwrap();
+    e.unlock("live test", false).unwrap();
+    e.init_profile(Profile {
+        display_name: name.into(),
+        username: name.to_lowercase(),
+        ..Profile::default()
+    })
+    .unwrap();
+    e
+}
+
+fn once(rt: &tokio::runtime::Runtime, e: &Shared) {
+    let account = e.lock().unwrap().accounts().unwrap()[0].id;
+    let (status, _) = tokio::sync::watch::channel(SyncStatus::Connecting);
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    rt.block_on(weft_core::sync_account(
+        e.clone(),
+        account,
+        SyncMode::Once,
+        status,
+        stop,
+    ))
+    .unwrap();
+}
+
+/// Waits (up to `secs`) until `f` holds.
+fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn texts(e: &Shared, channel: weft_domain::Id) -> Vec<String> {
+    e.lock()
+        .unwrap()
+        .messages(channel, None, 50)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.message.text)
+        .collect()
+}
+
+fn log_entries(relay_dir: &Path) -> i64 {
+    let db = rusqlite::Connection::open(relay_dir.join("relay.db")).unwrap();
+    db.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn watching_devices_hear_edits_typing_and_presence_and_ride_out_a_relay_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay_dir = tmp.path().join("relay");
+    let (mut child, addr) = relay(&relay_dir, "127.0.0.1:0");
+    let url = format!("ws://{addr}/");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut a = engine(&tmp.path().join("ada"), "Ada");
+    let ws = a.create_workspace("Acme", "").unwrap().id.unwrap();
+    let general = a.find_channel(ws, "general").unwrap();
+    a.add_account(&url, &[ws]).unwrap();
+    let a: Shared = Arc::new(Mutex::new(a));
+    once(&rt, &a);
+    let link = a
+        .lock()
+        .unwrap()
+        .create_invite(ws, Role::Member, 3_600_000, 1)
+        .unwrap()
+        .to_link();
+    once(&rt, &a);
+    let mut b = engine(&tmp.path().join("bob"), "Bob");
+    b.join(&link).unwrap();
+    let b: Shared = Arc::new(Mutex::new(b));
+    once(&rt, &b);
+    let (ada, bob) = (
+        a.lock().unwrap().identity().unwrap().user,
+        b.lock().unwrap().identity().unwrap().user,
+    );
+
+    // Both watch from now on.
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut watchers = Vec::new();
+    let mut statuses = Vec::new();
+    for e in [&a, &b] {
+        let account = e.lock().unwrap().accounts().unwrap()[0].id;
+        let (status, seen) = tokio::sync::watch::channel(SyncStatus::Connecting);
+        statuses.push(seen);
+        watchers.push(rt.spawn(weft_core::sync_account(
+            e.clone(),
+            account,
+            SyncMode::Watch,
+            status,
+            stop.clone(),
+        )));
+    }
+    eventually(10, "both up to date", || {
+        statuses.iter().all(|s| *s.borrow() == SyncStatus::UpToDate)
+    });
+
+    a.lock()
+        .unwrap()
+        .send(general, "live: hello bob", Default::default())
+        .unwrap();
+    eventually(10, "Bob sees Ada's message", || {
+        texts(&b, general).contains(&"live: hello bob".to_string())
+    });
+    b.lock()
+        .unwrap()
+        .send(general, "live: hello ada", Default::default())
+        .unwrap();
+    eventually(10, "Ada sees Bob's reply", || {
+        texts(&a, general).contains(&"live: hello ada".to_string())
+    });
+
+    // Typing and presence are heard, and the relay stores none of it.
+    eventually(10, "Ada's pushes are all stored", || {
+        a.lock().unwrap().sync_pending(1).unwrap() == 0
+            && b.lock().unwrap().sync_pending(1).unwrap() == 0
+    });
+    let stored = log_entries(&relay_dir);
+    a.lock().unwrap().typing(general).unwrap();
+    eventually(10, "Bob sees Ada typing", || {
+        b.lock().unwrap().typing_in(general) == vec![ada]
+    });
+    b.lock().unwrap().announce_presence(ws, "active").unwrap();
+    eventually(10, "Ada sees Bob present", || {
+        a.lock().unwrap().presence(ws) == vec![(bob, "active".to_string())]
+    });
+    assert_eq!(
+        log_entries(&relay_dir),
+        stored,
+        "ephemeral traffic was stored"
+    );
+    assert!(
+        a.lock().unwrap().typing_in(general).is_empty(),
+        "my own typing is not echoed"
+    );
+
+    // The relay dies; Ada keeps working offline; the relay comes back on the same address.
+    let _ = child.kill();
+    let _ = child.wait();
+    eventually(10, "Ada sees she is offline", || {
+        matches!(*statuses[0].borrow(), SyncStatus::Offline { .. })
+    });
+    a.lock()
+        .unwrap()
+        .send(
+            general,
+            "live: written while the relay was down",
+            Default::default(),
+        )
+        .unwrap();
+    let (child2, _) = relay(&relay_dir, &addr);
+    let mut child = child2;
+    eventually(
+        60,
+        "Bob gets what Ada wrote while the relay was down",
+        || texts(&b, general).contains(&"live: written while the relay was down".to_string()),
+    );
+    eventually(30, "both up to date again", || {
+        statuses.iter().all(|s| *s.borrow() == SyncStatus::UpToDate)
+    });
+
+    let _ = stop_tx.send(true);
+    for w in watchers {
+        rt.block_on(w).unwrap().unwrap();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
