@@ -23,4 +23,26 @@ set -x
 "$weft" --data-dir "$demo" message list '#general'
 "$weft" --data-dir "$demo" search engine
 set +x
+# Two people syncing through a relay on this machine (the demo's keys go in passphrase-sealed
+# files inside the demo directory, not in your keychain).
+export WEFT_KEYCHAIN=off WEFT_PASSPHRASE=weft-demo
+"$weft" relay --listen 127.0.0.1:0 --relay-dir "$demo/relay" > "$demo/relay.out" 2>/dev/null &
+relay_pid=$!
+trap 'kill $relay_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q "listening on" "$demo/relay.out" 2>/dev/null && break; sleep 0.1; done
+url="ws://$(sed -n 's/^listening on //p' "$demo/relay.out")/"
+bob="$demo/bob"
+set -x
+"$weft" --data-dir "$demo" account add "$url"
+"$weft" --data-dir "$demo" sync
+link=$("$weft" --data-dir "$demo" invite create --uses 1)
+"$weft" --data-dir "$demo" sync
+"$weft" --data-dir "$bob" profile init --name "Bob Babbage" --username bob
+"$weft" --data-dir "$bob" join "$link"
+"$weft" --data-dir "$bob" message send '#general' "Hi Ada — this came through the relay, end to end encrypted"
+"$weft" --data-dir "$bob" sync
+"$weft" --data-dir "$demo" sync
+"$weft" --data-dir "$demo" message list '#general'
+"$weft" --data-dir "$demo" status
+set +x
 echo "Try: $weft --data-dir $demo --help"

@@ -12,5 +12,11 @@ echo "== build"
 cargo build --workspace --all-targets --locked
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== keychain (a real Secret Service: gnome-keyring on a private D-Bus session)"
+dbus-run-session -- sh -c '
+  printf "weft-ci\n" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  WEFT_TEST_KEYCHAIN=1 cargo test --workspace --locked --lib -- \
+    vault::tests::os_keychain_vault_reopened_gives_the_same_key
+' 2>&1 | grep -v "Failed to set fd limit"
 echo "== tests"
 cargo test --workspace --locked --no-fail-fast

@@ -81,7 +81,7 @@ impl Engine {
     /// This device's keys, made and sealed into the store on first use.
     pub fn device_keys(&mut self) -> Result<DeviceKeys> {
         if let Some(k) = &self.device {
-            return Ok(DeviceKeys::from_secret_bytes(&k.secret_bytes()));
+            return Ok(k.clone());
         }
         self.me()?;
         let sealed = self.store.secret("device")?;
@@ -104,7 +104,7 @@ impl Engine {
                 k
             }
         };
-        self.device = Some(DeviceKeys::from_secret_bytes(&keys.secret_bytes()));
+        self.device = Some(keys.clone());
         Ok(keys)
     }
 

@@ -121,6 +121,27 @@ pub async fn sync_account(
     }
 }
 
+/// Frames handled in one round at most.
+const DRAIN: usize = 256;
+
+/// A relay frame from what the WebSocket gave; `None` for control messages.
+fn frame_of(
+    m: Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>,
+) -> Result<Option<RelayFrame>> {
+    match m {
+        Some(Ok(Message::Binary(b))) => {
+            Ok(Some(RelayFrame::decode(&b).map_err(|e| {
+                CoreError::Net(format!("the relay sent a malformed frame: {e}"))
+            })?))
+        }
+        Some(Ok(Message::Close(_))) | None => {
+            Err(CoreError::Net("the relay closed the connection".into()))
+        }
+        Some(Ok(_)) => Ok(None),
+        Some(Err(e)) => Err(CoreError::Net(e.to_string())),
+    }
+}
+
 /// Resolves once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
@@ -163,22 +184,15 @@ async fn connection(
     let mut access_sent: std::collections::VecDeque<([u8; 16], u64)> = Default::default();
     let mut ping = tokio::time::interval(Duration::from_secs(20));
     let mut ready = false;
+    let mut last_count = std::time::Instant::now();
+    let mut last_pending = 0;
     // Whether the access lists this device should publish may have changed.
     let mut recheck_access = false;
     let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     loop {
         let mut out: Vec<ClientFrame> = Vec::new();
-        let frame = tokio::select! {
-            m = ws.next() => match m {
-                Some(Ok(Message::Binary(b))) => Some(RelayFrame::decode(&b).map_err(|e| {
-                    CoreError::Net(format!("the relay sent a malformed frame: {e}"))
-                })?),
-                Some(Ok(Message::Close(_))) | None => {
-                    return Err(CoreError::Net("the relay closed the connection".into()));
-                }
-                Some(Ok(_)) => None,
-                Some(Err(e)) => return Err(CoreError::Net(e.to_string())),
-            },
+        let first = tokio::select! {
+            m = ws.next() => frame_of(m)?,
             _ = waker.notified() => {
                 recheck_access = true;
                 None
@@ -195,7 +209,17 @@ async fn connection(
                 return Ok(());
             }
         };
-        if let Some(frame) = frame {
+        // Whatever else has already arrived is handled in the same round, so that a stream
+        // of acknowledgements costs one transaction, not one each.
+        let mut frames: Vec<RelayFrame> = first.into_iter().collect();
+        while !frames.is_empty() && frames.len() < DRAIN {
+            match futures_util::FutureExt::now_or_never(ws.next()) {
+                Some(m) => frames.extend(frame_of(m)?),
+                None => break,
+            }
+        }
+        let mut acked: Vec<weft_proto::BlobId> = Vec::new();
+        for frame in frames {
             let (replies, events) = session.handle(frame);
             out.extend(replies);
             for ev in events {
@@ -250,7 +274,7 @@ async fn connection(
                             }
                         } else {
                             report.pushes_acked += 1;
-                            lock(engine).sync_acked(blob)?;
+                            acked.push(blob);
                         }
                     }
                     Event::Ephemeral { log, data, .. } => {
@@ -289,6 +313,9 @@ async fn connection(
                 }
             }
         }
+        if !acked.is_empty() {
+            lock(engine).sync_acked(&acked)?;
+        }
         if ready {
             let (pending, more) = {
                 let mut e = lock(engine);
@@ -319,7 +346,18 @@ async fn connection(
                         more.push((*log, blob, data));
                     }
                 }
-                (e.sync_pending(account)?, more)
+                // Counting the outbox costs a scan: only when it may be the last word.
+                let quiet = session.up_to_date()
+                    && session.inflight() + more.len() == 0
+                    && access_sent.is_empty();
+                let pending = if quiet || last_count.elapsed() > Duration::from_millis(250) {
+                    last_count = std::time::Instant::now();
+                    e.sync_pending(account)?
+                } else {
+                    last_pending
+                };
+                last_pending = pending;
+                (pending, more)
             };
             for (log, blob, data) in more {
                 out.push(session.push(log, blob, data));

@@ -209,12 +209,11 @@ impl Engine {
             let mut logs = Vec::new();
             for l in self.store.sync_logs(Some(a.id))? {
                 let id: Id = l.log.parse()?;
-                let docs = self.docs_of_log(&l.log, l.kind == "personal")?;
                 logs.push(LogView {
                     name: (l.kind == "workspace")
                         .then(|| self.workspace(id).ok().map(|w| w.name))
                         .flatten(),
-                    pending: self.store.outbox_len(&docs)?,
+                    pending: self.store.outbox_len(&l.log)?,
                     joining: self.store.local(&format!("joining.{id}"))?.is_some(),
                     log: l.log,
                     kind: l.kind,
@@ -236,31 +235,9 @@ impl Engine {
     pub fn sync_pending(&mut self, account: i64) -> Result<u64> {
         let mut n = 0;
         for l in self.store.sync_logs(Some(account))? {
-            let docs = self.docs_of_log(&l.log, l.kind == "personal")?;
-            n += self.store.outbox_len(&docs)?;
+            n += self.store.outbox_len(&l.log)?;
         }
         Ok(n)
-    }
-
-    /// The documents (and special envelope rows) whose outbox entries go to `log`.
-    fn docs_of_log(&self, log: &str, personal: bool) -> Result<Vec<String>> {
-        let mut docs: Vec<String> = if personal {
-            vec![format!("me:{log}")]
-        } else {
-            self.store
-                .docs(Some(log))?
-                .into_iter()
-                .map(|d| d.doc_id)
-                .collect()
-        };
-        let special = format!("!{log}:");
-        docs.extend(
-            self.store
-                .outbox_docs()?
-                .into_iter()
-                .filter(|d| d.starts_with(&special)),
-        );
-        Ok(docs)
     }
 
     /// Records this device under my membership of `ws`, so admins list it and wrap keys to it.
@@ -662,11 +639,10 @@ impl Engine {
         }
         let personal = l.kind == "personal";
         let sc = scope(personal, id);
-        let docs = self.docs_of_log(&l.log, personal)?;
         let per_push = self.push_changes;
         let mut rows = self
             .store
-            .outbox(&docs, (max + in_flight.len()) * per_push)?;
+            .outbox(&l.log, (max + in_flight.len()) * per_push)?;
         rows.retain(|r| {
             r.blob
                 .as_deref()
@@ -739,10 +715,14 @@ impl Engine {
         self.push_changes = n.clamp(1, PUSH_CHANGES);
     }
 
-    /// The relay holds a push: its changes leave the outbox.
-    pub fn sync_acked(&mut self, blob: BlobId) -> Result<()> {
-        self.store.write(|tx| tx.acked(&blob))?;
-        Ok(())
+    /// The relay holds these pushes: their changes leave the outbox (one transaction).
+    pub fn sync_acked(&mut self, blobs: &[BlobId]) -> Result<()> {
+        self.store.write(|tx| -> Result<()> {
+            for b in blobs {
+                tx.acked(b)?;
+            }
+            Ok(())
+        })
     }
 
     /// An access list from the relay: kept when it is signed, for this log, newer than the
@@ -927,14 +907,25 @@ impl Engine {
             per_doc.entry(doc).or_default().extend(changes);
         }
         let log_s = id.to_string();
+        let held_before = if hold.is_empty() {
+            0
+        } else {
+            self.store
+                .held_count(&log_s)?
+                .saturating_sub(release.len() as u64)
+        };
         let docs: Vec<_> = per_doc.into_iter().collect();
         let report = self.apply_remote_docs(docs, |tx| {
             Engine::put_keys(tx, &sealed_keys)?;
             let mut given_up = 0;
+            let mut room = MAX_HELD.saturating_sub(held_before);
             for (seq, author, bytes) in &hold {
-                if !tx.hold_entry(&log_s, *seq, author, bytes, MAX_HELD)? {
+                if room == 0 {
                     given_up += 1;
+                    continue;
                 }
+                room -= 1;
+                tx.hold_entry(&log_s, *seq, author, bytes)?;
             }
             for seq in &release {
                 tx.release_entry(&log_s, *seq)?;
@@ -1194,4 +1185,125 @@ impl Engine {
         v.sort();
         v
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(dir: &std::path::Path, name: &str) -> Engine {
+        let mut e = Engine::open(dir).unwrap();
+        e.unlock("test", false).unwrap();
+        e.init_profile(weft_domain::Profile {
+            display_name: name.into(),
+            username: name.to_lowercase(),
+            ..Default::default()
+        })
+        .unwrap();
+        e
+    }
+
+    fn entry(seq: u64, author: [u8; 32], data: Vec<u8>) -> Entry {
+        Entry {
+            seq,
+            blob: [seq as u8; 16],
+            author,
+            data,
+        }
+    }
+
+    /// Whatever a peer or the relay puts in a log, the engine opens only envelopes that are
+    /// well formed, for this log, by the device the relay names, for a document of this
+    /// workspace, under a key it holds; the rest is counted and the log goes on.
+    #[test]
+    fn hostile_entries_are_refused_and_the_log_goes_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = engine(&tmp.path().join("a"), "Ada");
+        let ws = a.create_workspace("Acme", "").unwrap().id.unwrap();
+        let general = a.find_channel(ws, "general").unwrap();
+        // Never connected: only the keys and the log's bookkeeping are made.
+        a.add_account("ws://127.0.0.1:9/", &[ws]).unwrap();
+        let key = a.current_key(&scope(false, ws)).unwrap().unwrap();
+        // Bob's replica writes a message; its change is what a genuine entry carries.
+        let mut b = engine(&tmp.path().join("b"), "Bob");
+        let bob_user = b.identity().unwrap().user;
+        a.add_member(ws, bob_user, Role::Member).unwrap();
+        b.import_changes(&a.export_changes().unwrap()).unwrap();
+        let doc = DocId::channel(ws, general, 0);
+        let before = b.doc_state(&doc).unwrap().map(|s| s.0).unwrap_or_default();
+        b.send(general, "the genuine one", Default::default())
+            .unwrap();
+        let change = wire_batch(b.changes_since(&doc, &before).unwrap());
+        let bob = DeviceKeys::generate();
+        let bk = bob.public().sign;
+        let log = ws.to_bytes();
+        let seal = |keys: &DeviceKeys, k: &weft_crypto::SymKey, w: [u8; 16], d: &str, p: &[u8]| {
+            Envelope::seal(keys, k, w, d, p).unwrap().to_bytes()
+        };
+        let other = Id::from_bytes([9; 16]);
+        let stranger = weft_crypto::SymKey::generate(key.epoch);
+        let entries = vec![
+            entry(1, bk, b"not an envelope".to_vec()),
+            // The relay says Mallory wrote what Bob signed.
+            entry(2, [7; 32], seal(&bob, &key, log, &doc.to_string(), &change)),
+            // A document of another workspace smuggled into this log.
+            entry(
+                3,
+                bk,
+                seal(
+                    &bob,
+                    &key,
+                    log,
+                    &DocId::channel(other, general, 0).to_string(),
+                    &change,
+                ),
+            ),
+            // An envelope made for another log.
+            entry(
+                4,
+                bk,
+                seal(&bob, &key, other.to_bytes(), &doc.to_string(), &change),
+            ),
+            // A key envelope from a device that is not an admin.
+            entry(
+                5,
+                bk,
+                seal(
+                    &bob,
+                    &SymKey::from_bytes(2, [0; 32]),
+                    log,
+                    "keys:2",
+                    b"\0\0\0\0",
+                ),
+            ),
+            // Sealed under a key nobody here has, at the current epoch.
+            entry(6, bk, seal(&bob, &stranger, log, &doc.to_string(), &change)),
+            // Right key, but the payload is not a batch of changes.
+            entry(
+                7,
+                bk,
+                seal(&bob, &key, log, &doc.to_string(), b"\xff\xff\xff\xff"),
+            ),
+            entry(8, bk, seal(&bob, &key, log, &doc.to_string(), &change)),
+        ];
+        let r = a.sync_entries(log, &entries).unwrap();
+        assert_eq!(r.changes_new, 1, "{r:?}");
+        let texts: Vec<String> = a
+            .messages(general, None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.message.text)
+            .collect();
+        assert_eq!(texts, ["the genuine one"]);
+        let view = &a.sync_overview().unwrap()[0];
+        let l = view.logs.iter().find(|l| l.kind == "workspace").unwrap();
+        assert_eq!(l.cursor, 8);
+        assert_eq!(l.unreadable, 7, "{l:?}");
+    }
+
+    fn wire_batch(changes: Vec<Vec<u8>>) -> Vec<u8> {
+        weft_sync::wire::encode_changes(&changes)
+    }
+
+    use weft_crypto::SymKey;
 }

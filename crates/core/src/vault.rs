@@ -901,6 +901,12 @@ mod tests {
     #[test]
     fn os_keychain_vault_reopened_gives_the_same_key() {
         if let Err(why) = os_keychain_answers() {
+            // CI starts a real Secret Service (gnome-keyring on a private D-Bus session) and
+            // sets this, so there the test cannot skip.
+            assert!(
+                std::env::var_os("WEFT_TEST_KEYCHAIN").is_none(),
+                "WEFT_TEST_KEYCHAIN is set but no keychain answers: {why}"
+            );
             eprintln!("SKIPPED os_keychain_vault_reopened_gives_the_same_key: no keychain: {why}");
             return;
         }

@@ -6,10 +6,15 @@ use rand_core::{OsRng, RngCore};
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
-/// A device's secret keys: Ed25519 to sign, X25519 to receive wrapped keys.
+/// A device's secret keys: Ed25519 to sign, X25519 to receive wrapped keys. Cloning copies
+/// the secrets (each copy is wiped when dropped).
+#[derive(Clone)]
 pub struct DeviceKeys {
     signing: SigningKey,
     agreement: StaticSecret,
+    /// Computed once: every envelope names its author, and a scalar multiplication per
+    /// envelope would cost more than sealing it.
+    public: DevicePublic,
 }
 
 impl std::fmt::Debug for DeviceKeys {
@@ -66,7 +71,15 @@ impl DeviceKeys {
         s.copy_from_slice(&b[32..]);
         let agreement = StaticSecret::from(s);
         s.zeroize();
-        DeviceKeys { signing, agreement }
+        let public = DevicePublic {
+            sign: signing.verifying_key().to_bytes(),
+            agree: PublicKey::from(&agreement).to_bytes(),
+        };
+        DeviceKeys {
+            signing,
+            agreement,
+            public,
+        }
     }
 
     /// The 64 secret bytes (to keep in the keychain); wiped when dropped.
@@ -79,10 +92,7 @@ impl DeviceKeys {
 
     /// The public half.
     pub fn public(&self) -> DevicePublic {
-        DevicePublic {
-            sign: self.signing.verifying_key().to_bytes(),
-            agree: PublicKey::from(&self.agreement).to_bytes(),
-        }
+        self.public
     }
 
     /// Signs `msg` under a domain label, so a signature made for one purpose (a challenge, an

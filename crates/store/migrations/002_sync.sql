@@ -4,6 +4,11 @@
 -- after a restart carries the same id and the relay stores it once. Deleted when acknowledged.
 ALTER TABLE outbox ADD COLUMN blob BLOB;
 CREATE INDEX outbox_blob ON outbox(blob);
+-- The relay log a queued change goes to: the workspace id in its document id (26 characters
+-- after the first ':'), or the id after '!' for the engine's own envelopes (`!<log>:...`).
+ALTER TABLE outbox ADD COLUMN log TEXT NOT NULL DEFAULT '';
+UPDATE outbox SET log = substr(doc_id, instr(doc_id, ':') + 1, 26);
+CREATE INDEX outbox_log ON outbox(log, seq);
 
 -- Relays this device has an account on.
 CREATE TABLE accounts (

@@ -25,5 +25,5 @@ pub use query::{
     TaskRow, UnreadRow,
 };
 pub use schema::SCHEMA_VERSION;
-pub use store::{DocRow, Store, StoredDoc, Tx};
+pub use store::{DocRow, Store, StoredDoc, Tx, log_of};
 pub use sync_state::{AccountRow, LogRow, OutboxRow};

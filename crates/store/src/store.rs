@@ -234,6 +234,16 @@ impl Store {
     }
 }
 
+/// The relay log a document's changes go to: the id after the kind (`ws:<id>`,
+/// `ch:<id>:...`, `me:<user>`), or after `!` for the engine's own envelopes (`!<log>:...`).
+pub fn log_of(doc_id: &str) -> &str {
+    let rest = match doc_id.strip_prefix('!') {
+        Some(r) => r,
+        None => doc_id.split_once(':').map(|(_, r)| r).unwrap_or(""),
+    };
+    rest.split(':').next().unwrap_or("")
+}
+
 pub(crate) fn load_doc(conn: &Connection, doc_id: &str) -> Result<Option<StoredDoc>, StoreError> {
     type Head = (Option<Vec<u8>>, Vec<u8>, Vec<u8>);
     let head: Option<Head> = conn
@@ -349,9 +359,10 @@ impl Tx<'_> {
     ) -> Result<(), StoreError> {
         self.tx
             .prepare_cached(
-                "INSERT INTO outbox(doc_id, hash, data, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO outbox(doc_id, hash, data, created_at, log)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![doc_id, hash, data, at])?;
+            .execute(params![doc_id, hash, data, at, log_of(doc_id)])?;
         Ok(())
     }
 

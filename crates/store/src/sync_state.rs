@@ -131,78 +131,48 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Queued changes of the given documents, oldest first: first those already sent in a
-    /// push (to be sent again under the same blob id), then new ones, at most `limit`.
-    pub fn outbox(&self, docs: &[String], limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut out = Vec::new();
+    /// Queued changes for a relay log, oldest first, at most `limit`.
+    pub fn outbox(&self, log: &str, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT seq, doc_id, data, blob FROM outbox WHERE doc_id = ?1 ORDER BY seq LIMIT ?2",
+            "SELECT seq, doc_id, data, blob FROM outbox WHERE log = ?1 ORDER BY seq LIMIT ?2",
         )?;
-        for d in docs {
-            let rows = st.query_map(params![d, limit as i64], |r| {
-                Ok(OutboxRow {
-                    seq: r.get(0)?,
-                    doc_id: r.get(1)?,
-                    data: r.get(2)?,
-                    blob: r.get(3)?,
-                })
-            })?;
-            for r in rows {
-                out.push(r?);
-            }
-        }
-        out.sort_by_key(|r| (r.blob.is_none(), r.seq));
-        out.truncate(limit);
-        Ok(out)
-    }
-
-    /// How many changes wait in the outbox for the given documents.
-    pub fn outbox_len(&self, docs: &[String]) -> Result<u64, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE doc_id = ?1")?;
-        let mut n = 0i64;
-        for d in docs {
-            n += st.query_row([d], |r| r.get::<_, i64>(0))?;
-        }
-        Ok(n as u64)
-    }
-
-    /// The documents with changes in the outbox.
-    pub fn outbox_docs(&self) -> Result<Vec<String>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT DISTINCT doc_id FROM outbox ORDER BY doc_id")?;
-        let rows = st.query_map([], |r| r.get(0))?;
+        let rows = st.query_map(params![log, limit as i64], |r| {
+            Ok(OutboxRow {
+                seq: r.get(0)?,
+                doc_id: r.get(1)?,
+                data: r.get(2)?,
+                blob: r.get(3)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many changes wait in the outbox for a relay log.
+    pub fn outbox_len(&self, log: &str) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE log = ?1")?
+            .query_row([log], |r| r.get(0))?;
+        Ok(n as u64)
     }
 }
 
 impl Tx<'_> {
-    /// Keeps an entry that could not be opened yet; `false` when the log already holds
-    /// `max` such entries (the entry is then given up on).
+    /// Keeps an entry that could not be opened yet.
     pub fn hold_entry(
         &self,
         log: &str,
         seq: u64,
         author: &[u8],
         data: &[u8],
-        max: u64,
-    ) -> Result<bool, StoreError> {
-        let n: i64 = self.tx.query_row(
-            "SELECT COUNT(*) FROM held_entries WHERE log = ?1",
-            [log],
-            |r| r.get(0),
-        )?;
-        if n as u64 >= max {
-            return Ok(false);
-        }
-        self.tx.execute(
-            "INSERT INTO held_entries(log, seq, author, data) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            params![log, seq as i64, author, data],
-        )?;
-        Ok(true)
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO held_entries(log, seq, author, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![log, seq as i64, author, data])?;
+        Ok(())
     }
 
     /// Forgets a held entry (opened at last).

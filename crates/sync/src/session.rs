@@ -117,7 +117,7 @@ impl Session {
     /// A session for the device `keys`.
     pub fn new(keys: &DeviceKeys, credential: Credential) -> Session {
         Session {
-            keys: DeviceKeys::from_secret_bytes(&keys.secret_bytes()),
+            keys: keys.clone(),
             credential,
             state: SessionState::Hello,
             subscribed: BTreeMap::new(),
