@@ -212,9 +212,18 @@ async fn connection(
         // Whatever else has already arrived is handled in the same round, so that a stream
         // of acknowledgements costs one transaction, not one each.
         let mut frames: Vec<RelayFrame> = first.into_iter().collect();
+        // An error met while draining comes after the frames before it (a refusal is followed
+        // by the close): those are handled first.
+        let mut broke = None;
         while !frames.is_empty() && frames.len() < DRAIN {
             match futures_util::FutureExt::now_or_never(ws.next()) {
-                Some(m) => frames.extend(frame_of(m)?),
+                Some(m) => match frame_of(m) {
+                    Ok(f) => frames.extend(f),
+                    Err(e) => {
+                        broke = Some(e);
+                        break;
+                    }
+                },
                 None => break,
             }
         }
@@ -315,6 +324,9 @@ async fn connection(
         }
         if !acked.is_empty() {
             lock(engine).sync_acked(&acked)?;
+        }
+        if let Some(e) = broke {
+            return Err(e);
         }
         if ready {
             let (pending, more) = {

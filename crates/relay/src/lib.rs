@@ -29,11 +29,24 @@ impl Running {
     /// Tells every connection the relay is going away, then stops.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.stop.send(true);
-        match tokio::time::timeout(server::SHUTDOWN_GRACE, self.task).await {
+        let deadline = tokio::time::Instant::now() + server::SHUTDOWN_GRACE;
+        let served = match tokio::time::timeout_at(deadline, self.task).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => Err(std::io::Error::other(e)),
             Err(_) => Ok(()),
+        };
+        // The HTTP server is done once upgrades are handed over; the WebSocket connections
+        // run on their own tasks, which must get to send "shutting down" before we return.
+        let open = || {
+            self.shared
+                .metrics
+                .connections_open
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        while open() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        served
     }
 }
 
