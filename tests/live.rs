@@ -2,33 +2,14 @@
 //! while both run, typing and presence are heard and never stored, the status says where a
 //! device stands, and a relay killed and restarted is ridden out by reconnecting.
 
-use crate::util::weft_bin;
-use std::io::{BufRead, BufReader};
+use crate::util::RelayProcess;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weft_core::{Engine, SyncMode, SyncStatus};
 use weft_domain::{Profile, Role};
 
 type Shared = Arc<Mutex<Engine>>;
-
-fn relay(dir: &Path, listen: &str) -> (Child, String) {
-    let mut child = Command::new(weft_bin())
-        .args(["relay", "--listen", listen, "--relay-dir"])
-        .arg(dir)
-        .env("WEFT_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().strip_prefix("listening on ").expect(&line);
-    (child, addr.to_owned())
-}
 
 fn engine(dir: &Path, name: &str) -> Engine {
     let mut e = Engine::open(dir).unwrap();
@@ -85,8 +66,8 @@ fn log_entries(relay_dir: &Path) -> i64 {
 fn watching_devices_hear_edits_typing_and_presence_and_ride_out_a_relay_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let relay_dir = tmp.path().join("relay");
-    let (mut child, addr) = relay(&relay_dir, "127.0.0.1:0");
-    let url = format!("ws://{addr}/");
+    let mut relay = RelayProcess::start(&relay_dir, "127.0.0.1:0");
+    let url = relay.url();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -175,8 +156,7 @@ fn watching_devices_hear_edits_typing_and_presence_and_ride_out_a_relay_restart(
     );
 
     // The relay dies; Ada keeps working offline; the relay comes back on the same address.
-    let _ = child.kill();
-    let _ = child.wait();
+    relay.kill();
     eventually(10, "Ada sees she is offline", || {
         matches!(*statuses[0].borrow(), SyncStatus::Offline { .. })
     });
@@ -188,8 +168,7 @@ fn watching_devices_hear_edits_typing_and_presence_and_ride_out_a_relay_restart(
             Default::default(),
         )
         .unwrap();
-    let (child2, _) = relay(&relay_dir, &addr);
-    let mut child = child2;
+    let relay = RelayProcess::start(&relay_dir, &relay.addr.clone());
     eventually(
         60,
         "Bob gets what Ada wrote while the relay was down",
@@ -203,6 +182,5 @@ fn watching_devices_hear_edits_typing_and_presence_and_ride_out_a_relay_restart(
     for w in watchers {
         rt.block_on(w).unwrap().unwrap();
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(relay);
 }

@@ -1,30 +1,16 @@
 //! `weft relay` runs the relay from the client binary: it listens, answers `/healthz`, and
 //! stops cleanly on SIGTERM with its data directory intact.
 
-use crate::util::weft_bin;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use crate::util::{RelayProcess, weft_bin};
+use std::io::{Read, Write};
+use std::process::Command;
 
 #[test]
 fn weft_relay_serves_until_terminated() {
     let dir = tempfile::tempdir().unwrap();
     let relay_dir = dir.path().join("relay");
-    let mut child = Command::new(weft_bin())
-        .args(["relay", "--listen", "127.0.0.1:0", "--relay-dir"])
-        .arg(&relay_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect(&line)
-        .to_owned();
+    let mut relay = RelayProcess::start(&relay_dir, "127.0.0.1:0");
+    let addr = relay.addr.clone();
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -33,10 +19,10 @@ fn weft_relay_serves_until_terminated() {
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.ends_with("ok\n"), "{reply}");
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &relay.child.id().to_string()])
         .status()
         .unwrap();
-    let status = child.wait().unwrap();
+    let status = relay.child.wait().unwrap();
     assert!(status.success(), "{status}");
     assert!(relay_dir.join("relay.db").exists());
     // A bad setting is refused with the variable named, before anything listens.

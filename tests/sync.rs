@@ -2,45 +2,8 @@
 //! replicas joined by invite, edits flowing, offline edits converging, a removed member cut
 //! off, and a relay that never holds a readable byte of what they wrote.
 
-use crate::util::{json, ok, weft, weft_bin};
-use std::io::{BufRead, BufReader};
+use crate::util::{RelayProcess, json, ok, weft};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-/// A `weft relay` process; killed when dropped.
-struct Relay {
-    child: Child,
-    url: String,
-}
-
-impl Relay {
-    fn start(dir: &Path) -> Relay {
-        let mut child = Command::new(weft_bin())
-            .args(["relay", "--listen", "127.0.0.1:0", "--relay-dir"])
-            .arg(dir)
-            .env("WEFT_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line.trim().strip_prefix("listening on ").expect(&line);
-        Relay {
-            url: format!("ws://{addr}/"),
-            child,
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn texts(dir: &Path, channel: &str) -> Vec<String> {
     json(dir, &["message", "list", channel])
@@ -85,7 +48,8 @@ fn state(dir: &Path) -> (Vec<(String, String)>, String) {
 #[test]
 fn three_people_sync_through_a_relay_that_cannot_read_them() {
     let tmp = tempfile::tempdir().unwrap();
-    let relay = Relay::start(&tmp.path().join("relay"));
+    let relay = RelayProcess::start(&tmp.path().join("relay"), "127.0.0.1:0");
+    let url = relay.url();
     let (a, b, c) = (
         tmp.path().join("ada"),
         tmp.path().join("bob"),
@@ -126,7 +90,7 @@ fn three_people_sync_through_a_relay_that_cannot_read_them() {
             "UTC",
         ],
     );
-    ok(&a, &["account", "add", &relay.url]);
+    ok(&a, &["account", "add", &url]);
     ok(&a, &["sync"]);
     let link = json(&a, &["invite", "create", "--uses", "2"])["link"]
         .as_str()

@@ -95,3 +95,52 @@ pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
     a.extend_from_slice(args);
     serde_json::from_str(&ok(dir, &a)).expect("json output")
 }
+
+/// A `weft relay` process on loopback; killed when dropped.
+pub struct RelayProcess {
+    pub child: std::process::Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+}
+
+impl RelayProcess {
+    /// Starts `weft relay --listen LISTEN --relay-dir DIR` and waits until it listens.
+    pub fn start(dir: &Path, listen: &str) -> RelayProcess {
+        use std::io::BufRead;
+        let mut child = Command::new(weft_bin())
+            .args(["relay", "--listen", listen, "--relay-dir"])
+            .arg(dir)
+            .env("WEFT_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start weft relay");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("relay address");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected relay output {line:?}"))
+            .to_owned();
+        RelayProcess { child, addr }
+    }
+
+    /// Its WebSocket URL.
+    pub fn url(&self) -> String {
+        format!("ws://{}/", self.addr)
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

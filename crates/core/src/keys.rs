@@ -88,14 +88,7 @@ impl Engine {
         let keys = match sealed {
             Some(s) => {
                 let plain = self.vault()?.open_sealed("device", &s)?;
-                let b: [u8; 64] = plain.as_slice().try_into().map_err(|_| {
-                    CoreError::Crypto(weft_crypto::CryptoError::Truncated {
-                        what: "device keys",
-                        need: 64,
-                        have: plain.len(),
-                    })
-                })?;
-                DeviceKeys::from_secret_bytes(&b)
+                DeviceKeys::from_secret_bytes(&fixed::<64>(&plain, "device keys")?)
             }
             None => {
                 let k = DeviceKeys::generate();
@@ -118,14 +111,7 @@ impl Engine {
             return Ok(None);
         };
         let plain = self.vault()?.open_sealed(&name, &sealed)?;
-        let b: [u8; 32] = plain.as_slice().try_into().map_err(|_| {
-            CoreError::Crypto(weft_crypto::CryptoError::Truncated {
-                what: "scope key",
-                need: 32,
-                have: plain.len(),
-            })
-        })?;
-        let k = SymKey::from_bytes(epoch, b);
+        let k = SymKey::from_bytes(epoch, fixed::<32>(&plain, "scope key")?);
         self.keys.insert(name, k.clone());
         Ok(Some(k))
     }
@@ -292,6 +278,17 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// A secret of a fixed length, as unsealed.
+fn fixed<const N: usize>(plain: &[u8], what: &'static str) -> Result<[u8; N]> {
+    plain.try_into().map_err(|_| {
+        CoreError::Crypto(weft_crypto::CryptoError::Truncated {
+            what,
+            need: N,
+            have: plain.len(),
+        })
+    })
 }
 
 fn take_u32(b: &mut &[u8]) -> Result<u32> {
