@@ -31,8 +31,15 @@ pub(crate) fn scope(kind_personal: bool, log: Id) -> String {
     }
 }
 
-fn key_secret_name(scope: &str, epoch: u32) -> String {
-    format!("key:{scope}:{epoch:010}")
+/// `key:<scope>:<epoch>:<fingerprint>`: names sort by epoch, then by fingerprint.
+fn key_secret_name(scope: &str, key: &SymKey) -> String {
+    use sha2::Digest;
+    let fp = sha2::Sha256::digest(key.bytes());
+    format!("key:{scope}:{:010}:{}", key.epoch, hex(&fp[..8]))
+}
+
+fn epoch_of(name: &str) -> Option<u32> {
+    name.rsplit(':').nth(1)?.parse().ok()
 }
 
 /// Key envelopes only frame and sign keys that are already wrapped to each recipient: their
@@ -101,29 +108,59 @@ impl Engine {
         Ok(keys)
     }
 
-    /// A scope's key at one epoch, if this device holds it.
-    pub(crate) fn sym_key(&mut self, scope: &str, epoch: u32) -> Result<Option<SymKey>> {
-        let name = key_secret_name(scope, epoch);
-        if let Some(k) = self.keys.get(&name) {
-            return Ok(Some(k.clone()));
+    /// A scope's keys at one epoch. Usually one; two admins who rotated concurrently made
+    /// two, and every member holds both, so nothing sealed under either is lost.
+    pub(crate) fn sym_keys(&mut self, scope: &str, epoch: u32) -> Result<Vec<SymKey>> {
+        let prefix = format!("key:{scope}:{epoch:010}:");
+        let mut names = self.store.secret_names(&prefix)?;
+        // Keys received in the batch being applied are known before they are stored.
+        names.extend(self.keys.keys().filter(|n| n.starts_with(&prefix)).cloned());
+        names.sort();
+        names.dedup();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(k) = self.keys.get(&name) {
+                out.push(k.clone());
+                continue;
+            }
+            let Some(sealed) = self.store.secret(&name)? else {
+                continue;
+            };
+            let plain = self.vault()?.open_sealed(&name, &sealed)?;
+            let k = SymKey::from_bytes(epoch, fixed::<32>(&plain, "scope key")?);
+            self.keys.insert(name, k.clone());
+            out.push(k);
         }
-        let Some(sealed) = self.store.secret(&name)? else {
-            return Ok(None);
-        };
-        let plain = self.vault()?.open_sealed(&name, &sealed)?;
-        let k = SymKey::from_bytes(epoch, fixed::<32>(&plain, "scope key")?);
-        self.keys.insert(name, k.clone());
-        Ok(Some(k))
+        Ok(out)
     }
 
-    /// A scope's newest key.
+    /// A scope's key at one epoch, if this device holds one.
+    pub(crate) fn sym_key(&mut self, scope: &str, epoch: u32) -> Result<Option<SymKey>> {
+        Ok(self.sym_keys(scope, epoch)?.into_iter().next())
+    }
+
+    /// Opens an envelope with whichever of its epoch's keys seals it: `None` when this device
+    /// holds no key of that epoch.
+    pub(crate) fn open_envelope(&mut self, env: &Envelope, scope: &str) -> Result<Option<Vec<u8>>> {
+        let keys = self.sym_keys(scope, env.epoch)?;
+        let mut last = None;
+        for k in &keys {
+            match env.open(k, env.workspace, &env.doc) {
+                Ok(p) => return Ok(Some(p)),
+                Err(e) => last = Some(e),
+            }
+        }
+        match last {
+            Some(e) => Err(e.into()),
+            None => Ok(None),
+        }
+    }
+
+    /// A scope's newest key; of two made at once, the same one on every device (the smaller
+    /// fingerprint), so members converge on one key.
     pub(crate) fn current_key(&mut self, scope: &str) -> Result<Option<SymKey>> {
         let names = self.store.secret_names(&format!("key:{scope}:"))?;
-        let Some(epoch) = names
-            .iter()
-            .filter_map(|n| n.rsplit(':').next()?.parse::<u32>().ok())
-            .max()
-        else {
+        let Some(epoch) = names.iter().filter_map(|n| epoch_of(n)).max() else {
             return Ok(None);
         };
         self.sym_key(scope, epoch)
@@ -132,21 +169,18 @@ impl Engine {
     /// Every key of a scope this device holds.
     pub(crate) fn all_keys(&mut self, scope: &str) -> Result<Vec<SymKey>> {
         let names = self.store.secret_names(&format!("key:{scope}:"))?;
+        let mut epochs: Vec<u32> = names.iter().filter_map(|n| epoch_of(n)).collect();
+        epochs.dedup();
         let mut out = Vec::new();
-        for e in names
-            .iter()
-            .filter_map(|n| n.rsplit(':').next()?.parse::<u32>().ok())
-        {
-            if let Some(k) = self.sym_key(scope, e)? {
-                out.push(k);
-            }
+        for e in epochs {
+            out.extend(self.sym_keys(scope, e)?);
         }
         Ok(out)
     }
 
     /// Seals a key for the store (inside a transaction the caller commits).
     pub(crate) fn seal_key(&mut self, scope: &str, key: &SymKey) -> Result<(String, Vec<u8>)> {
-        let name = key_secret_name(scope, key.epoch);
+        let name = key_secret_name(scope, key);
         let sealed = self.vault()?.seal(&name, key.bytes());
         self.keys.insert(name.clone(), key.clone());
         Ok((name, sealed))

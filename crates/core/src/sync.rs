@@ -883,20 +883,20 @@ impl Engine {
                 unreadable += 1;
                 continue;
             }
-            let Some(key) = self.sym_key(&sc, env.epoch)? else {
-                if !was_held {
-                    hold.push((seq, author, env.to_bytes()));
+            let opened = match self.open_envelope(&env, &sc) {
+                Ok(Some(p)) => Ok(p),
+                Ok(None) => {
+                    if !was_held {
+                        hold.push((seq, author, env.to_bytes()));
+                    }
+                    continue;
                 }
-                continue;
+                Err(e) => Err(e),
             };
             if was_held {
                 release.push(seq);
             }
-            let changes = match env
-                .open(&key, log, &env.doc)
-                .map_err(CoreError::from)
-                .and_then(|p| Ok(weft_sync::wire::decode_changes(&p)?))
-            {
+            let changes = match opened.and_then(|p| Ok(weft_sync::wire::decode_changes(&p)?)) {
                 Ok(c) => c,
                 Err(err) => {
                     tracing::warn!(log = %id, seq, error = %err, "envelope refused");
@@ -1070,10 +1070,10 @@ impl Engine {
     pub fn can_open(&mut self, envelope: &[u8]) -> Result<bool> {
         let env = Envelope::from_bytes(envelope)?;
         let ws = Id::from_bytes(env.workspace);
-        let Some(key) = self.sym_key(&scope(false, ws), env.epoch)? else {
-            return Ok(false);
-        };
-        Ok(env.open(&key, env.workspace, &env.doc).is_ok())
+        Ok(matches!(
+            self.open_envelope(&env, &scope(false, ws)),
+            Ok(Some(_))
+        ))
     }
 
     /// The notifier woken when a local edit queues something for the relay.
@@ -1131,10 +1131,12 @@ impl Engine {
     pub fn sync_ephemeral(&mut self, log: [u8; 16], data: &[u8]) -> Result<()> {
         let ws = Id::from_bytes(log);
         let env = Envelope::from_bytes(data)?;
-        let Some(key) = self.sym_key(&scope(false, ws), env.epoch)? else {
+        if env.workspace != log || env.doc != "eph" {
+            return Ok(());
+        }
+        let Some(body) = self.open_envelope(&env, &scope(false, ws))? else {
             return Ok(());
         };
-        let body = env.open(&key, log, "eph")?;
         let now = self.now().0;
         match serde_json::from_slice::<Ephemeral>(&body) {
             Ok(Ephemeral::Typing { user, channel }) => {
@@ -1234,6 +1236,13 @@ mod tests {
         b.send(general, "the genuine one", Default::default())
             .unwrap();
         let change = wire_batch(b.changes_since(&doc, &before).unwrap());
+        let mid = b.doc_state(&doc).unwrap().unwrap().0;
+        b.send(general, "the one under the twin key", Default::default())
+            .unwrap();
+        let change2 = wire_batch(b.changes_since(&doc, &mid).unwrap());
+        let twin = SymKey::generate(key.epoch);
+        let (name, sealed) = a.seal_key(&scope(false, ws), &twin).unwrap();
+        a.store.write(|tx| tx.put_secret(&name, &sealed)).unwrap();
         let bob = DeviceKeys::generate();
         let bk = bob.public().sign;
         let log = ws.to_bytes();
@@ -1285,19 +1294,27 @@ mod tests {
                 seal(&bob, &key, log, &doc.to_string(), b"\xff\xff\xff\xff"),
             ),
             entry(8, bk, seal(&bob, &key, log, &doc.to_string(), &change)),
+            // Sealed under the other key of this epoch, made by an admin who rotated at the
+            // same time as another: it opens too.
+            entry(9, bk, seal(&bob, &twin, log, &doc.to_string(), &change2)),
         ];
         let r = a.sync_entries(log, &entries).unwrap();
-        assert_eq!(r.changes_new, 1, "{r:?}");
+        assert_eq!(r.changes_new, 2, "{r:?}");
         let texts: Vec<String> = a
             .messages(general, None, 10)
             .unwrap()
             .into_iter()
             .map(|m| m.message.text)
             .collect();
-        assert_eq!(texts, ["the genuine one"]);
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(texts.contains(&"the genuine one".to_string()), "{texts:?}");
+        assert!(
+            texts.contains(&"the one under the twin key".to_string()),
+            "{texts:?}"
+        );
         let view = &a.sync_overview().unwrap()[0];
         let l = view.logs.iter().find(|l| l.kind == "workspace").unwrap();
-        assert_eq!(l.cursor, 8);
+        assert_eq!(l.cursor, 9);
         assert_eq!(l.unreadable, 7, "{l:?}");
     }
 
