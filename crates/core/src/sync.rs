@@ -279,9 +279,9 @@ impl Engine {
         })
     }
 
-    /// Everything the connection to one account needs, with the access lists to publish.
+    /// Everything the connection to one account needs (queueing any unpublished history).
     pub fn sync_plan(&mut self, account: i64) -> Result<SyncPlan> {
-        let me = self.me()?;
+        self.me()?;
         let acc = self
             .store
             .accounts()?
@@ -312,7 +312,6 @@ impl Engine {
                 access_version: l.access_version,
             });
         }
-        let _ = me;
         Ok(SyncPlan {
             url: acc.url,
             keys,
