@@ -121,6 +121,21 @@ pub async fn sync_account(
     }
 }
 
+/// Queues access lists to publish, remembering each until the relay acknowledges it.
+fn queue_access(
+    due: Vec<crate::sync::AccessDue>,
+    sent: &mut std::collections::VecDeque<([u8; 16], u64)>,
+    out: &mut Vec<ClientFrame>,
+) {
+    for (log, version, list) in due {
+        sent.push_back((log, version));
+        out.push(ClientFrame::SetAccess {
+            workspace: log,
+            list,
+        });
+    }
+}
+
 /// Frames handled in one round at most.
 const DRAIN: usize = 256;
 
@@ -237,13 +252,8 @@ async fn connection(
                         ready = true;
                         *was_ready = true;
                         // Lists first: a workspace new to the relay needs one to subscribe.
-                        for (log, version, list) in lock(engine).sync_access_due(account)? {
-                            access_sent.push_back((log, version));
-                            out.push(ClientFrame::SetAccess {
-                                workspace: log,
-                                list,
-                            });
-                        }
+                        let due = lock(engine).sync_access_due(account)?;
+                        queue_access(due, &mut access_sent, &mut out);
                         recheck_access = false;
                         for l in &plan.logs {
                             out.push(session.subscribe(l.log, l.cursor, l.access_version));
@@ -333,13 +343,7 @@ async fn connection(
                 let mut e = lock(engine);
                 if recheck_access && access_sent.is_empty() && session.up_to_date() {
                     recheck_access = false;
-                    for (log, version, list) in e.sync_access_due(account)? {
-                        access_sent.push_back((log, version));
-                        out.push(ClientFrame::SetAccess {
-                            workspace: log,
-                            list,
-                        });
-                    }
+                    queue_access(e.sync_access_due(account)?, &mut access_sent, &mut out);
                 }
                 for (log, data) in e.take_ephemeral() {
                     out.push(ClientFrame::Ephemeral {

@@ -133,6 +133,32 @@ pub struct Live {
     outgoing: Vec<([u8; 16], Vec<u8>)>,
 }
 
+/// An invite made on this device, kept until the relay's access list carries it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct PendingInvite {
+    /// The invite's signing key, hex.
+    key: String,
+    expires_at: u64,
+    max_uses: u32,
+    role: Role,
+}
+
+impl PendingInvite {
+    /// As the access list carries it.
+    fn on_list(&self) -> Option<Invite> {
+        Some(Invite {
+            key: unhex::<32>(&self.key)?,
+            expires_at: self.expires_at,
+            max_uses: self.max_uses,
+            role: role_on_list(self.role),
+        })
+    }
+}
+
+fn pending_invites_key(ws: Id) -> String {
+    format!("pending_invites.{ws}")
+}
+
 /// An ephemeral payload, sealed like everything else (typing says which channel).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -155,6 +181,11 @@ fn role_from_list(r: weft_proto::Role) -> Role {
         weft_proto::Role::Admin => Role::Admin,
         weft_proto::Role::Member => Role::Member,
     }
+}
+
+/// Name of the sealed secret of the invite a device is joining a workspace by.
+fn joining_name(ws: Id) -> String {
+    format!("joining:{ws}")
 }
 
 fn rand16() -> [u8; 16] {
@@ -214,7 +245,7 @@ impl Engine {
                         .then(|| self.workspace(id).ok().map(|w| w.name))
                         .flatten(),
                     pending: self.store.outbox_len(&l.log)?,
-                    joining: self.store.local(&format!("joining.{id}"))?.is_some(),
+                    joining: self.is_joining(id)?,
                     log: l.log,
                     kind: l.kind,
                     cursor: l.cursor,
@@ -340,19 +371,26 @@ impl Engine {
         Ok(out)
     }
 
+    /// The secret of the invite this device is joining `ws` by, until it has joined.
     fn joining_secret(&mut self, ws: Id) -> Result<Option<InviteSecret>> {
-        let name = format!("joining:{ws}");
-        let Some(sealed) = self.store.secret(&name)? else {
+        self.sealed_invite(&joining_name(ws))
+    }
+
+    /// Whether this device is still joining `ws` (it holds the invite, not yet the keys).
+    fn is_joining(&self, ws: Id) -> Result<bool> {
+        Ok(self.store.secret(&joining_name(ws))?.is_some())
+    }
+
+    /// An invite secret kept sealed under `name`.
+    fn sealed_invite(&mut self, name: &str) -> Result<Option<InviteSecret>> {
+        let Some(sealed) = self.store.secret(name)? else {
             return Ok(None);
         };
-        if self.store.local(&format!("joining.{ws}"))?.is_none() {
-            return Ok(None);
-        }
-        let plain = self.vault()?.open_sealed(&name, &sealed)?;
+        let plain = self.vault()?.open_sealed(name, &sealed)?;
         let text = std::str::from_utf8(&plain).map_err(|_| {
-            CoreError::Invalid(weft_domain::DomainError::Invalid(
-                "stored invite secret".into(),
-            ))
+            CoreError::Invalid(weft_domain::DomainError::Invalid(format!(
+                "stored invite secret {name} is not text"
+            )))
         })?;
         Ok(Some(InviteSecret::from_link_text(text)?))
     }
@@ -376,9 +414,8 @@ impl Engine {
         }
         let now = self.now().0;
         self.store.write(|tx| -> Result<()> {
-            let head = tx.outbox_head()?;
+            tx.drop_log_outbox(log, tx.outbox_head()?)?;
             for (doc, changes) in &all {
-                tx.drop_outbox(doc, head)?;
                 for c in changes {
                     tx.push_outbox(doc, &[], c, now)?;
                 }
@@ -470,7 +507,11 @@ impl Engine {
             .as_ref()
             .map(|c| c.invites.clone())
             .unwrap_or_default();
-        invites.extend(self.pending_invites(ws)?);
+        invites.extend(
+            self.pending_invites(ws)?
+                .iter()
+                .filter_map(PendingInvite::on_list),
+        );
         invites.retain(|i| i.expires_at > now && !revoked.contains(&i.key));
         invites.sort_by_key(|i| i.key);
         invites.dedup_by_key(|i| i.key);
@@ -497,21 +538,18 @@ impl Engine {
         Ok(Some(Engine::signed(keys, list)))
     }
 
-    fn pending_invites(&self, ws: Id) -> Result<Vec<Invite>> {
-        let Some(j) = self.store.local(&format!("pending_invites.{ws}"))? else {
-            return Ok(Vec::new());
-        };
-        let v: Vec<(String, u64, u32, String)> = serde_json::from_str(&j).unwrap_or_default();
-        Ok(v.into_iter()
-            .filter_map(|(k, exp, uses, role)| {
-                Some(Invite {
-                    key: unhex::<32>(&k)?,
-                    expires_at: exp,
-                    max_uses: uses,
-                    role: role_on_list(role.parse().ok()?),
-                })
-            })
-            .collect())
+    /// Invites created here that the relay's access list does not carry yet.
+    fn pending_invites(&self, ws: Id) -> Result<Vec<PendingInvite>> {
+        Ok(self
+            .store
+            .local(&pending_invites_key(ws))?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
+
+    fn set_pending_invites(tx: &weft_store::Tx<'_>, ws: Id, p: &[PendingInvite]) -> Result<()> {
+        let j = serde_json::to_string(p).map_err(weft_store::StoreError::from)?;
+        Ok(tx.set_local(&pending_invites_key(ws), &j)?)
     }
 
     /// Creates an invite link to `ws` (admins): valid for `valid_ms`, for `max_uses` devices.
@@ -551,13 +589,13 @@ impl Engine {
         let secret = InviteSecret::generate();
         let key = secret.signing_public();
         let expires = (self.now().0 + valid_ms).max(0) as u64;
-        let mut pending: Vec<(String, u64, u32, String)> = self
-            .store
-            .local(&format!("pending_invites.{ws}"))?
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .unwrap_or_default();
-        pending.push((hex(&key), expires, max_uses, role.to_string()));
-        let pending = serde_json::to_string(&pending).map_err(weft_store::StoreError::from)?;
+        let mut pending = self.pending_invites(ws)?;
+        pending.push(PendingInvite {
+            key: hex(&key),
+            expires_at: expires,
+            max_uses,
+            role,
+        });
         let sc = scope(false, ws);
         self.ensure_key(&sc)?;
         let boxed = self.invite_box(ws, &sc, &secret)?;
@@ -567,7 +605,7 @@ impl Engine {
             .seal(&secret_name, secret.to_link_text().as_bytes());
         let now = self.now().0;
         self.store.write(|tx| -> Result<()> {
-            tx.set_local(&format!("pending_invites.{ws}"), &pending)?;
+            Engine::set_pending_invites(tx, ws, &pending)?;
             tx.put_secret(&secret_name, &sealed)?;
             tx.push_outbox(&format!("!{ws}:{}", invite_doc(&key)), &[], &boxed, now)?;
             Ok(())
@@ -596,7 +634,7 @@ impl Engine {
             return Err(CoreError::ProfileExists);
         }
         self.device_keys()?;
-        let name = format!("joining:{ws}");
+        let name = joining_name(ws);
         let sealed = self
             .vault()?
             .seal(&name, link.secret.to_link_text().as_bytes());
@@ -609,7 +647,6 @@ impl Engine {
             tx.set_published(&ws.to_string())?;
             tx.follow_log(&user, id, "personal")?;
             tx.put_secret(&name, &sealed)?;
-            tx.set_local(&format!("joining.{ws}"), "1")?;
             tx.set_local(&format!("joined_by.{ws}"), &invite_hex)?;
             Ok(())
         })?;
@@ -632,7 +669,7 @@ impl Engine {
         let Some(l) = self.store.sync_log(&id.to_string())? else {
             return Ok(Vec::new());
         };
-        if !l.published || self.store.local(&format!("joining.{id}"))?.is_some() {
+        if !l.published || self.is_joining(id)? {
             // Nothing goes out before the history is queued, or before a joiner has keys.
             return Ok(Vec::new());
         }
@@ -659,26 +696,43 @@ impl Engine {
         };
         let device = self.device_keys()?;
         // Group: rows already sent go again under their blob; new rows by document, in order.
-        let mut groups: Vec<(Option<Vec<u8>>, String, Vec<weft_store::OutboxRow>)> = Vec::new();
+        struct Group {
+            blob: Option<Vec<u8>>,
+            doc: String,
+            bytes: usize,
+            rows: Vec<weft_store::OutboxRow>,
+        }
+        let mut groups: Vec<Group> = Vec::new();
         for r in rows {
             let special = r.doc_id.starts_with('!');
-            let extend = groups.last_mut().filter(|(b, d, rows)| {
+            let extend = groups.last_mut().filter(|g| {
                 !special
-                    && !d.starts_with('!')
-                    && *b == r.blob
-                    && *d == r.doc_id
-                    && rows.len() < per_push
-                    && rows.iter().map(|x| x.data.len()).sum::<usize>() + r.data.len() <= PUSH_BYTES
+                    && !g.doc.starts_with('!')
+                    && g.blob == r.blob
+                    && g.doc == r.doc_id
+                    && g.rows.len() < per_push
+                    && g.bytes + r.data.len() <= PUSH_BYTES
             });
             match extend {
-                Some((_, _, rows)) => rows.push(r),
-                None => groups.push((r.blob.clone(), r.doc_id.clone(), vec![r])),
+                Some(g) => {
+                    g.bytes += r.data.len();
+                    g.rows.push(r);
+                }
+                None => groups.push(Group {
+                    blob: r.blob.clone(),
+                    doc: r.doc_id.clone(),
+                    bytes: r.data.len(),
+                    rows: vec![r],
+                }),
             }
         }
         groups.truncate(max);
         let mut out = Vec::new();
         let mut assign: Vec<(Vec<i64>, [u8; 16])> = Vec::new();
-        for (blob, doc, rows) in groups {
+        for Group {
+            blob, doc, rows, ..
+        } in groups
+        {
             let blob: [u8; 16] = match blob.as_deref().map(<[u8; 16]>::try_from) {
                 Some(Ok(b)) => b,
                 _ => {
@@ -754,23 +808,15 @@ impl Engine {
         {
             return Err(bad("not signed by an admin of the list before it".into()));
         }
-        let ws = id.to_string();
-        let pending: Vec<(String, u64, u32, String)> = self
-            .store
-            .local(&format!("pending_invites.{ws}"))?
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .unwrap_or_default();
-        let keep: Vec<_> = pending
-            .into_iter()
-            .filter(|(k, ..)| {
-                !unhex::<32>(k).is_some_and(|k| list.invites.iter().any(|i| i.key == k))
-            })
-            .collect();
-        let keep = serde_json::to_string(&keep).map_err(weft_store::StoreError::from)?;
+        // Invites the relay's list now carries are no longer pending.
+        let mut keep = self.pending_invites(id)?;
+        keep.retain(|p| {
+            !p.on_list()
+                .is_some_and(|p| list.invites.iter().any(|i| i.key == p.key))
+        });
         self.store.write(|tx| -> Result<()> {
-            tx.set_access(&ws, list.version, bytes)?;
-            tx.set_local(&format!("pending_invites.{ws}"), &keep)?;
-            Ok(())
+            tx.set_access(&l.log, list.version, bytes)?;
+            Engine::set_pending_invites(tx, id, &keep)
         })
     }
 
@@ -955,7 +1001,7 @@ impl Engine {
     /// workspace's keys and documents.
     pub fn sync_up_to_date(&mut self, log: [u8; 16]) -> Result<()> {
         let id = Id::from_bytes(log);
-        if self.store.local(&format!("joining.{id}"))?.is_none() {
+        if !self.is_joining(id)? {
             return Ok(());
         }
         if self.current_key(&scope(false, id))?.is_none() || self.workspace(id).is_err() {
@@ -991,8 +1037,8 @@ impl Engine {
             }
             Ok(())
         })?;
-        self.store
-            .write(|tx| tx.delete_local(&format!("joining.{id}")))?;
+        // Joined: the invite's secret has served its purpose.
+        self.store.write(|tx| tx.delete_secret(&joining_name(id)))?;
         self.ensure_device_record(id)?;
         let profile = self.profile()?;
         self.publish_profile(id, &profile)?;
@@ -1034,14 +1080,7 @@ impl Engine {
         let (name, sealed) = self.seal_key(&sc, &next)?;
         let mut boxes = Vec::new();
         for n in self.store.secret_names(&format!("invite:{ws}:"))? {
-            let Some(s) = self.store.secret(&n)? else {
-                continue;
-            };
-            let plain = self.vault()?.open_sealed(&n, &s)?;
-            let Ok(text) = std::str::from_utf8(&plain) else {
-                continue;
-            };
-            let Ok(secret) = InviteSecret::from_link_text(text) else {
+            let Some(secret) = self.sealed_invite(&n)? else {
                 continue;
             };
             boxes.push((secret.signing_public(), self.invite_box(ws, &sc, &secret)?));
@@ -1137,6 +1176,11 @@ impl Engine {
             return Ok(());
         };
         let now = self.now().0;
+        // Only what is still shown is kept, so the maps stay as small as the team.
+        self.live.typing.retain(|_, at| now - *at < TYPING_MS);
+        self.live
+            .presence
+            .retain(|_, (_, at)| now - *at < PRESENCE_MS);
         match serde_json::from_slice::<Ephemeral>(&body) {
             Ok(Ephemeral::Typing { user, channel }) => {
                 self.live.typing.insert((channel, user), now);

@@ -228,9 +228,10 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Removes a local value.
-    pub fn delete_local(&self, key: &str) -> Result<(), StoreError> {
-        self.tx.execute("DELETE FROM local WHERE key = ?1", [key])?;
+    /// Removes a sealed secret.
+    pub fn delete_secret(&self, name: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM secrets WHERE name = ?1", [name])?;
         Ok(())
     }
 
@@ -270,11 +271,12 @@ impl Tx<'_> {
             .execute([blob])?)
     }
 
-    /// Drops a document's queued changes up to `seq` (their history went out whole).
-    pub fn drop_outbox(&self, doc_id: &str, upto: i64) -> Result<(), StoreError> {
+    /// Drops a log's queued document changes up to `upto` (its whole history is queued
+    /// again); the engine's own envelopes (`!…` rows) stay.
+    pub fn drop_log_outbox(&self, log: &str, upto: i64) -> Result<(), StoreError> {
         self.tx.execute(
-            "DELETE FROM outbox WHERE doc_id = ?1 AND seq <= ?2",
-            params![doc_id, upto],
+            "DELETE FROM outbox WHERE log = ?1 AND seq <= ?2 AND substr(doc_id, 1, 1) != '!'",
+            params![log, upto],
         )?;
         Ok(())
     }
