@@ -85,24 +85,25 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 pub fn run_until_signal(config: &Config, on_listen: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
+        // The handlers are installed before the address is announced, so a signal sent as
+        // soon as someone sees the address is never taken by the default action.
+        #[cfg(unix)]
+        let (mut sigterm, mut sigint) = {
+            use tokio::signal::unix::{SignalKind, signal};
+            (
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::interrupt())?,
+            )
+        };
         let running = start(config).await?;
         on_listen(running.addr);
-        let term = async {
-            #[cfg(unix)]
-            {
-                if let Ok(mut s) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                {
-                    s.recv().await;
-                    return;
-                }
-            }
-            std::future::pending::<()>().await;
-        };
+        #[cfg(unix)]
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
         }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await?;
         tracing::info!("shutting down");
         running.shutdown().await?;
         Ok(())
