@@ -1,0 +1,698 @@
+//! Audio devices through cpal: list them, open the chosen or default one at its own rate and
+//! format, resample to and from 48 kHz, and follow a device that goes away — with a clear
+//! error, and a fallback to the default device when one answers.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{FromSample, Sample, SizedSample};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::audio::resample::Resampler;
+use crate::clock::now_us;
+use crate::frame::{AudioFrame, FRAME_SAMPLES, SAMPLE_RATE};
+use crate::{MediaError, Result};
+
+/// Which way a device carries sound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// A microphone or a monitor source.
+    Input,
+    /// Speakers or headphones.
+    Output,
+}
+
+impl Direction {
+    fn name(self) -> &'static str {
+        match self {
+            Direction::Input => "input",
+            Direction::Output => "output",
+        }
+    }
+}
+
+/// A device as a picker shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AudioDeviceInfo {
+    /// Stable id to open it by (`host:device`, e.g. `alsa:pulse`).
+    pub id: String,
+    /// Name for people.
+    pub name: String,
+    /// Input or output.
+    pub direction: Direction,
+    /// Whether it is the host's default for its direction.
+    pub is_default: bool,
+    /// Its default sample rate.
+    pub sample_rate: u32,
+    /// Its default channel count.
+    pub channels: u16,
+}
+
+/// Something that happened to an open device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceEvent {
+    /// The device stopped answering.
+    Lost {
+        /// Its id.
+        id: String,
+        /// What the host said.
+        reason: String,
+    },
+    /// After a loss, the stream was reopened on another device.
+    FellBack {
+        /// The device lost.
+        from: String,
+        /// The device now in use.
+        to: String,
+    },
+}
+
+fn audio_err(e: impl std::fmt::Display) -> MediaError {
+    MediaError::Audio(e.to_string())
+}
+
+fn device_id(d: &cpal::Device) -> String {
+    d.id()
+        .map(|i| i.to_string())
+        .unwrap_or_else(|_| d.to_string())
+}
+
+/// Every input and output device the default host knows.
+pub fn list_devices() -> Result<Vec<AudioDeviceInfo>> {
+    let host = cpal::default_host();
+    let default_in = host.default_input_device().map(|d| device_id(&d));
+    let default_out = host.default_output_device().map(|d| device_id(&d));
+    let mut out = Vec::new();
+    for (direction, devices) in [
+        (
+            Direction::Input,
+            host.input_devices().map_err(audio_err)?.collect::<Vec<_>>(),
+        ),
+        (
+            Direction::Output,
+            host.output_devices()
+                .map_err(audio_err)?
+                .collect::<Vec<_>>(),
+        ),
+    ] {
+        for d in devices {
+            let config = match direction {
+                Direction::Input => d.default_input_config(),
+                Direction::Output => d.default_output_config(),
+            };
+            let Ok(config) = config else { continue };
+            let id = device_id(&d);
+            let is_default = match direction {
+                Direction::Input => default_in.as_deref() == Some(id.as_str()),
+                Direction::Output => default_out.as_deref() == Some(id.as_str()),
+            };
+            out.push(AudioDeviceInfo {
+                name: d
+                    .description()
+                    .map(|x| x.to_string())
+                    .unwrap_or_else(|_| id.clone()),
+                id,
+                direction,
+                is_default,
+                sample_rate: config.sample_rate(),
+                channels: config.channels(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn find_device(direction: Direction, id: Option<&str>) -> Result<cpal::Device> {
+    let host = cpal::default_host();
+    let missing = || MediaError::NoAudioDevice {
+        direction: direction.name(),
+        id: id.map(str::to_owned),
+    };
+    match id {
+        None => match direction {
+            Direction::Input => host.default_input_device(),
+            Direction::Output => host.default_output_device(),
+        }
+        .ok_or_else(missing),
+        Some(want) => {
+            let devices: Vec<cpal::Device> = match direction {
+                Direction::Input => host.input_devices().map_err(audio_err)?.collect(),
+                Direction::Output => host.output_devices().map_err(audio_err)?.collect(),
+            };
+            devices
+                .into_iter()
+                .find(|d| device_id(d) == want)
+                .ok_or_else(missing)
+        }
+    }
+}
+
+/// Opens `direction` on `id` (the default if `None`), or on the default device if that one
+/// is missing and `fallback` is set. Returns the device and whether it fell back.
+fn open_device(
+    direction: Direction,
+    id: Option<&str>,
+    fallback: bool,
+) -> Result<(cpal::Device, bool)> {
+    match find_device(direction, id) {
+        Ok(d) => Ok((d, false)),
+        Err(e) if fallback && id.is_some() => {
+            tracing::warn!("{e}; using the default {} device", direction.name());
+            find_device(direction, None).map(|d| (d, true))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// How to open a capture.
+#[derive(Clone, Debug)]
+pub struct CaptureConfig {
+    /// Device id; `None` for the default input.
+    pub device: Option<String>,
+    /// Channels of the frames handed out (1 or 2), whatever the device has.
+    pub channels: u16,
+    /// Frames queued for the reader before new ones are dropped (25 = 500 ms).
+    pub queue_frames: usize,
+    /// Whether to move to the default device when the chosen one is missing or lost.
+    pub fallback: bool,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            device: None,
+            channels: 1,
+            queue_frames: 25,
+            fallback: true,
+        }
+    }
+}
+
+struct Lost {
+    flag: AtomicBool,
+    reason: Mutex<String>,
+}
+
+impl Lost {
+    fn new() -> Arc<Lost> {
+        Arc::new(Lost {
+            flag: AtomicBool::new(false),
+            reason: Mutex::new(String::new()),
+        })
+    }
+
+    fn error_callback(self: &Arc<Self>, id: String) -> impl FnMut(cpal::Error) + Send + 'static {
+        let lost = self.clone();
+        move |e: cpal::Error| {
+            use cpal::ErrorKind as K;
+            match e.kind() {
+                K::DeviceNotAvailable | K::StreamInvalidated | K::DeviceChanged => {
+                    tracing::warn!("audio device {id} lost: {e}");
+                    if let Ok(mut r) = lost.reason.lock() {
+                        *r = e.to_string();
+                    }
+                    lost.flag.store(true, Ordering::SeqCst);
+                }
+                _ => tracing::debug!("audio stream {id}: {e}"),
+            }
+        }
+    }
+}
+
+/// A stream config at the device's own rate, with a small fixed buffer where the device
+/// takes one (10 ms), else the host's default.
+fn stream_configs(supported: &cpal::SupportedStreamConfig) -> [cpal::StreamConfig; 2] {
+    let mut fixed = supported.config();
+    fixed.buffer_size = cpal::BufferSize::Fixed(supported.sample_rate() / 100);
+    let mut default = supported.config();
+    default.buffer_size = cpal::BufferSize::Default;
+    [fixed, default]
+}
+
+/// Captures from an input device, handing out 48 kHz frames of 20 ms.
+pub struct AudioCapture {
+    config: CaptureConfig,
+    stream: Option<cpal::Stream>,
+    device: String,
+    frames: Receiver<AudioFrame>,
+    sender: Sender<AudioFrame>,
+    lost: Arc<Lost>,
+    dropped: Arc<AtomicU64>,
+    events: Vec<DeviceEvent>,
+}
+
+impl std::fmt::Debug for AudioCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioCapture")
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+fn build_capture<T>(
+    device: &cpal::Device,
+    config: &cpal::StreamConfig,
+    channels: u16,
+    tx: Sender<AudioFrame>,
+    dropped: Arc<AtomicU64>,
+    on_error: impl FnMut(cpal::Error) + Send + 'static,
+) -> Result<cpal::Stream>
+where
+    T: SizedSample,
+    f32: FromSample<T>,
+{
+    let mut resampler = Resampler::new(config.sample_rate, config.channels, SAMPLE_RATE, channels)?;
+    let mut converted = Vec::new();
+    device
+        .build_input_stream::<T, _, _>(
+            *config,
+            move |data: &[T], _| {
+                converted.clear();
+                converted.extend(data.iter().map(|&s| s.to_sample::<f32>()));
+                resampler.push(&converted);
+                while let Some(samples) = resampler.pop(FRAME_SAMPLES) {
+                    let frame = AudioFrame {
+                        samples,
+                        channels,
+                        pts_us: now_us().saturating_sub(20_000),
+                    };
+                    if let Err(TrySendError::Full(_)) = tx.try_send(frame) {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            },
+            on_error,
+            Some(Duration::from_secs(5)),
+        )
+        .map_err(audio_err)
+}
+
+impl AudioCapture {
+    /// Opens the device and starts capturing.
+    pub fn open(config: CaptureConfig) -> Result<AudioCapture> {
+        if !(1..=2).contains(&config.channels) {
+            return Err(MediaError::invalid(
+                "channel count",
+                config.channels.to_string(),
+            ));
+        }
+        let (sender, frames) = crossbeam_channel::bounded(config.queue_frames.max(1));
+        let mut capture = AudioCapture {
+            stream: None,
+            device: String::new(),
+            frames,
+            sender,
+            lost: Lost::new(),
+            dropped: Arc::new(AtomicU64::new(0)),
+            events: Vec::new(),
+            config,
+        };
+        let (device, fell_back) = open_device(
+            Direction::Input,
+            capture.config.device.as_deref(),
+            capture.config.fallback,
+        )?;
+        capture.start(&device)?;
+        if fell_back {
+            capture.events.push(DeviceEvent::FellBack {
+                from: capture.config.device.clone().unwrap_or_default(),
+                to: capture.device.clone(),
+            });
+        }
+        Ok(capture)
+    }
+
+    fn start(&mut self, device: &cpal::Device) -> Result<()> {
+        let id = device_id(device);
+        let supported = device.default_input_config().map_err(audio_err)?;
+        self.lost = Lost::new();
+        let mut last_err = None;
+        for config in stream_configs(&supported) {
+            let (tx, dropped, ch) = (
+                self.sender.clone(),
+                self.dropped.clone(),
+                self.config.channels,
+            );
+            let on_error = self.lost.error_callback(id.clone());
+            let built = match supported.sample_format() {
+                cpal::SampleFormat::F32 => {
+                    build_capture::<f32>(device, &config, ch, tx, dropped, on_error)
+                }
+                cpal::SampleFormat::I16 => {
+                    build_capture::<i16>(device, &config, ch, tx, dropped, on_error)
+                }
+                cpal::SampleFormat::I32 => {
+                    build_capture::<i32>(device, &config, ch, tx, dropped, on_error)
+                }
+                cpal::SampleFormat::U16 => {
+                    build_capture::<u16>(device, &config, ch, tx, dropped, on_error)
+                }
+                cpal::SampleFormat::U8 => {
+                    build_capture::<u8>(device, &config, ch, tx, dropped, on_error)
+                }
+                other => Err(MediaError::Audio(format!(
+                    "{id}: sample format {other} is not supported"
+                ))),
+            };
+            match built {
+                Ok(stream) => {
+                    stream.play().map_err(audio_err)?;
+                    self.stream = Some(stream);
+                    self.device = id;
+                    return Ok(());
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| MediaError::Audio(format!("{id}: no usable stream"))))
+    }
+
+    /// The id of the device in use.
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// Frames dropped because the reader fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Device events since the last call.
+    pub fn take_events(&mut self) -> Vec<DeviceEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// If the device was lost, reopens on the default device (when falling back is allowed)
+    /// or returns [`MediaError::DeviceLost`].
+    fn check(&mut self) -> Result<()> {
+        if !self.lost.flag.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let reason = self
+            .lost
+            .reason
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
+        let from = std::mem::take(&mut self.device);
+        self.stream = None;
+        self.events.push(DeviceEvent::Lost {
+            id: from.clone(),
+            reason: reason.clone(),
+        });
+        let lost = || MediaError::DeviceLost {
+            id: from.clone(),
+            reason: reason.clone(),
+        };
+        if !self.config.fallback {
+            return Err(lost());
+        }
+        let device = find_device(Direction::Input, None).map_err(|_| lost())?;
+        self.start(&device).map_err(|_| lost())?;
+        self.events.push(DeviceEvent::FellBack {
+            from,
+            to: self.device.clone(),
+        });
+        Ok(())
+    }
+
+    /// The next frame, waiting up to `timeout`; `Ok(None)` if none came in time.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<AudioFrame>> {
+        self.check()?;
+        match self.frames.recv_timeout(timeout) {
+            Ok(f) => Ok(Some(f)),
+            Err(_) => {
+                self.check()?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// How to open playback.
+#[derive(Clone, Debug)]
+pub struct PlaybackConfig {
+    /// Device id; `None` for the default output.
+    pub device: Option<String>,
+    /// Channels of the frames played (1 or 2).
+    pub channels: u16,
+    /// Most audio queued ahead of the device, in ms; older audio is dropped past it.
+    pub max_queue_ms: u32,
+    /// Whether to move to the default device when the chosen one is missing or lost.
+    pub fallback: bool,
+}
+
+impl Default for PlaybackConfig {
+    fn default() -> Self {
+        PlaybackConfig {
+            device: None,
+            channels: 1,
+            max_queue_ms: 200,
+            fallback: true,
+        }
+    }
+}
+
+/// Where a playback stream gets its audio: called on the device's thread whenever it needs
+/// the next 20 ms (a playout buffer's `pull`, or the queue [`AudioPlayback::play`] fills).
+pub type PullSource = Box<dyn FnMut() -> Option<AudioFrame> + Send>;
+
+#[derive(Default)]
+struct Queue {
+    frames: VecDeque<AudioFrame>,
+    underruns: u64,
+    dropped: u64,
+}
+
+/// Plays 48 kHz frames on an output device, resampled to its rate.
+pub struct AudioPlayback {
+    config: PlaybackConfig,
+    stream: Option<cpal::Stream>,
+    device: String,
+    queue: Arc<Mutex<Queue>>,
+    source: Arc<Mutex<Option<PullSource>>>,
+    lost: Arc<Lost>,
+    events: Vec<DeviceEvent>,
+}
+
+impl std::fmt::Debug for AudioPlayback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioPlayback")
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+fn build_playback<T>(
+    device: &cpal::Device,
+    config: &cpal::StreamConfig,
+    channels: u16,
+    queue: Arc<Mutex<Queue>>,
+    source: Arc<Mutex<Option<PullSource>>>,
+    on_error: impl FnMut(cpal::Error) + Send + 'static,
+) -> Result<cpal::Stream>
+where
+    T: SizedSample + FromSample<f32>,
+{
+    let mut resampler = Resampler::new(SAMPLE_RATE, channels, config.sample_rate, config.channels)?;
+    let mut buf = Vec::new();
+    device
+        .build_output_stream::<T, _, _>(
+            *config,
+            move |data: &mut [T], _| {
+                buf.resize(data.len(), 0.0);
+                let mut filled = resampler.fill(&mut buf);
+                while filled < buf.len() {
+                    let next = match source.lock().ok().as_deref_mut().and_then(Option::as_mut) {
+                        Some(pull) => pull(),
+                        None => queue.lock().ok().and_then(|mut q| {
+                            let f = q.frames.pop_front();
+                            if f.is_none() {
+                                q.underruns += 1;
+                            }
+                            f
+                        }),
+                    };
+                    let Some(frame) = next else { break };
+                    resampler.push(&frame.samples);
+                    filled += resampler.fill(&mut buf[filled..]);
+                }
+                buf[filled..].fill(0.0);
+                for (d, s) in data.iter_mut().zip(&buf) {
+                    *d = s.to_sample::<T>();
+                }
+            },
+            on_error,
+            Some(Duration::from_secs(5)),
+        )
+        .map_err(audio_err)
+}
+
+impl AudioPlayback {
+    /// Opens the device and starts playing (silence until frames come).
+    pub fn open(config: PlaybackConfig) -> Result<AudioPlayback> {
+        Self::open_inner(config, None)
+    }
+
+    /// Opens the device with the device's clock pulling frames from `source` (for a call:
+    /// the playout buffer is drained exactly as fast as the speaker plays).
+    pub fn open_pull(config: PlaybackConfig, source: PullSource) -> Result<AudioPlayback> {
+        Self::open_inner(config, Some(source))
+    }
+
+    fn open_inner(config: PlaybackConfig, source: Option<PullSource>) -> Result<AudioPlayback> {
+        if !(1..=2).contains(&config.channels) {
+            return Err(MediaError::invalid(
+                "channel count",
+                config.channels.to_string(),
+            ));
+        }
+        let mut playback = AudioPlayback {
+            stream: None,
+            device: String::new(),
+            queue: Arc::new(Mutex::new(Queue::default())),
+            source: Arc::new(Mutex::new(source)),
+            lost: Lost::new(),
+            events: Vec::new(),
+            config,
+        };
+        let (device, fell_back) = open_device(
+            Direction::Output,
+            playback.config.device.as_deref(),
+            playback.config.fallback,
+        )?;
+        playback.start(&device)?;
+        if fell_back {
+            playback.events.push(DeviceEvent::FellBack {
+                from: playback.config.device.clone().unwrap_or_default(),
+                to: playback.device.clone(),
+            });
+        }
+        Ok(playback)
+    }
+
+    fn start(&mut self, device: &cpal::Device) -> Result<()> {
+        let id = device_id(device);
+        let supported = device.default_output_config().map_err(audio_err)?;
+        self.lost = Lost::new();
+        let mut last_err = None;
+        for config in stream_configs(&supported) {
+            let (q, s, ch) = (
+                self.queue.clone(),
+                self.source.clone(),
+                self.config.channels,
+            );
+            let on_error = self.lost.error_callback(id.clone());
+            let built = match supported.sample_format() {
+                cpal::SampleFormat::F32 => {
+                    build_playback::<f32>(device, &config, ch, q, s, on_error)
+                }
+                cpal::SampleFormat::I16 => {
+                    build_playback::<i16>(device, &config, ch, q, s, on_error)
+                }
+                cpal::SampleFormat::I32 => {
+                    build_playback::<i32>(device, &config, ch, q, s, on_error)
+                }
+                cpal::SampleFormat::U16 => {
+                    build_playback::<u16>(device, &config, ch, q, s, on_error)
+                }
+                cpal::SampleFormat::U8 => build_playback::<u8>(device, &config, ch, q, s, on_error),
+                other => Err(MediaError::Audio(format!(
+                    "{id}: sample format {other} is not supported"
+                ))),
+            };
+            match built {
+                Ok(stream) => {
+                    stream.play().map_err(audio_err)?;
+                    self.stream = Some(stream);
+                    self.device = id;
+                    return Ok(());
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| MediaError::Audio(format!("{id}: no usable stream"))))
+    }
+
+    /// The id of the device in use.
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// Device events since the last call.
+    pub fn take_events(&mut self) -> Vec<DeviceEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn check(&mut self) -> Result<()> {
+        if !self.lost.flag.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let reason = self
+            .lost
+            .reason
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
+        let from = std::mem::take(&mut self.device);
+        self.stream = None;
+        self.events.push(DeviceEvent::Lost {
+            id: from.clone(),
+            reason: reason.clone(),
+        });
+        let lost = || MediaError::DeviceLost {
+            id: from.clone(),
+            reason: reason.clone(),
+        };
+        if !self.config.fallback {
+            return Err(lost());
+        }
+        let device = find_device(Direction::Output, None).map_err(|_| lost())?;
+        self.start(&device).map_err(|_| lost())?;
+        self.events.push(DeviceEvent::FellBack {
+            from,
+            to: self.device.clone(),
+        });
+        Ok(())
+    }
+
+    /// Queues a frame (for streams opened with [`AudioPlayback::open`]). Past
+    /// `max_queue_ms` the oldest queued audio is dropped, so delay never grows.
+    pub fn play(&mut self, frame: AudioFrame) -> Result<()> {
+        self.check()?;
+        frame.validate()?;
+        let max = (self.config.max_queue_ms / crate::frame::FRAME_MS).max(1) as usize;
+        let mut q = self
+            .queue
+            .lock()
+            .map_err(|_| MediaError::Audio("playback queue poisoned".into()))?;
+        q.frames.push_back(frame);
+        while q.frames.len() > max {
+            q.frames.pop_front();
+            q.dropped += 1;
+        }
+        Ok(())
+    }
+
+    /// Audio queued and not yet handed to the device, in ms.
+    pub fn queued_ms(&self) -> u32 {
+        self.queue
+            .lock()
+            .map_or(0, |q| q.frames.len() as u32 * crate::frame::FRAME_MS)
+    }
+
+    /// Times the device wanted audio and the queue was empty, and frames dropped for delay.
+    pub fn underruns_and_dropped(&self) -> (u64, u64) {
+        self.queue
+            .lock()
+            .map_or((0, 0), |q| (q.underruns, q.dropped))
+    }
+
+    /// Checks the device is still there (reopening on the default if allowed).
+    pub fn poll(&mut self) -> Result<()> {
+        self.check()
+    }
+}
