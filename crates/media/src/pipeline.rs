@@ -459,7 +459,12 @@ impl VideoReceiver {
                     }
                     Err(_) => return Ok(()),
                 };
+                // A unit dropped on the way in means later pictures refer to one we don't
+                // have: show nothing until a keyframe, and ask for one.
                 let mut ask = kf.swap(false, Ordering::Relaxed);
+                if ask {
+                    decoder.note_loss();
+                }
                 match decoder.decode(&unit) {
                     Decoded::Frame(frame) => {
                         PipelineStats::add(&st.frames_out, 1);

@@ -96,6 +96,15 @@ impl TestPattern {
     }
 }
 
+/// A cheap integer hash for texture and grain.
+fn hash(x: u32, y: u32, n: u32) -> u32 {
+    let mut h =
+        x.wrapping_mul(0x9e37_79b1) ^ y.wrapping_mul(0x85eb_ca77) ^ n.wrapping_mul(0xc2b2_ae3d);
+    h ^= h >> 15;
+    h = h.wrapping_mul(0x2c1b_3c6d);
+    h ^ (h >> 12)
+}
+
 /// Draws frame `n` of the pattern.
 pub fn draw(width: u32, height: u32, n: u32, pts_us: u64) -> VideoFrame {
     let (w, h) = (width as usize, height as usize);
@@ -103,12 +112,17 @@ pub fn draw(width: u32, height: u32, n: u32, pts_us: u64) -> VideoFrame {
     let (luma, chroma) = data.split_at_mut(w * h);
     let (u, v) = chroma.split_at_mut((w / 2) * (h / 2));
     let shift = (n as usize * 4) % w;
-    // Eight vertical bars drifting right, with a gentle vertical gradient.
+    // Eight vertical bars drifting right, with a gentle vertical gradient, a fine texture
+    // that drifts with them and a little noise that changes every frame — as a camera
+    // gives, so a codec has real work to do.
     for y in 0..h {
         let row = &mut luma[y * w..(y + 1) * w];
         for (x, px) in row.iter_mut().enumerate() {
-            let bar = ((x + w - shift) % w) * 8 / w;
-            *px = (40 + bar * 22 + y * 30 / h) as u8;
+            let sx = (x + w - shift) % w;
+            let bar = sx * 8 / w;
+            let texture = (hash(sx as u32, y as u32, 0) % 25) as i32 - 12;
+            let grain = (hash(x as u32, y as u32, n.wrapping_add(1)) % 7) as i32 - 3;
+            *px = (40 + (bar * 22 + y * 30 / h) as i32 + texture + grain).clamp(16, 235) as u8;
         }
     }
     for y in 0..h / 2 {

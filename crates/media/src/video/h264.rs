@@ -125,10 +125,14 @@ fn encoder_config(c: &H264Config) -> EncoderConfig {
         .max_frame_rate(FrameRate::from_hz(c.max_fps))
         .usage_type(UsageType::CameraVideoRealTime)
         .rate_control_mode(RateControlMode::Bitrate)
-        // Frames may be skipped when the budget is spent: that is what holds the rate.
-        .skip_frames(true)
+        // Never skip a frame to save bits (a call counts every frame): rate control holds
+        // the target with the quantiser alone.
+        .skip_frames(false)
         .sps_pps_strategy(SpsPpsStrategy::ConstantId)
         .complexity(Complexity::Low)
+        // Keyframes only at the interval and on request: an unplanned IDR is a burst the
+        // network pays for.
+        .scene_change_detect(false)
         .intra_frame_period(IntraFramePeriod::from_num_frames(c.keyframe_interval))
         .num_threads(c.threads)
 }
@@ -295,6 +299,12 @@ impl H264Decoder {
             needs_keyframe: true,
             errors: 0,
         })
+    }
+
+    /// Tells the decoder an access unit was lost in transit (the transport saw a gap):
+    /// nothing more is shown until the next keyframe, since later pictures refer to it.
+    pub fn note_loss(&mut self) {
+        self.needs_keyframe = true;
     }
 
     /// Whether the decoder is waiting for a keyframe (at the start, and after damage).
