@@ -242,6 +242,22 @@ pub struct AudioCapture {
     lost: Arc<Lost>,
     dropped: Arc<AtomicU64>,
     events: Vec<DeviceEvent>,
+    /// When the last frame came (or the stream started).
+    last_frame: std::time::Instant,
+}
+
+/// A stream that has delivered nothing for this long is treated as lost: some hosts (ALSA
+/// through a PulseAudio server that died) never report an error, they just stop.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Drops a stream off the caller's thread: a stream whose server died can block in its
+/// backend while closing, and the caller must stay responsive.
+fn retire(stream: Option<cpal::Stream>) {
+    if let Some(stream) = stream {
+        let _ = std::thread::Builder::new()
+            .name("weft-audio-close".into())
+            .spawn(move || drop(stream));
+    }
 }
 
 impl std::fmt::Debug for AudioCapture {
@@ -308,6 +324,7 @@ impl AudioCapture {
             lost: Lost::new(),
             dropped: Arc::new(AtomicU64::new(0)),
             events: Vec::new(),
+            last_frame: std::time::Instant::now(),
             config,
         };
         let (device, fell_back) = open_device(
@@ -362,6 +379,8 @@ impl AudioCapture {
                     stream.play().map_err(audio_err)?;
                     self.stream = Some(stream);
                     self.device = id;
+                    // Starting can take a while on some hosts: allow for it once.
+                    self.last_frame = std::time::Instant::now() + Duration::from_secs(3);
                     return Ok(());
                 }
                 Err(e) => last_err = Some(e),
@@ -385,20 +404,27 @@ impl AudioCapture {
         std::mem::take(&mut self.events)
     }
 
-    /// If the device was lost, reopens on the default device (when falling back is allowed)
-    /// or returns [`MediaError::DeviceLost`].
+    /// If the device was lost (an error from the host, or nothing for [`STALL_TIMEOUT`]),
+    /// reopens on the default device when falling back is allowed, else returns
+    /// [`MediaError::DeviceLost`].
     fn check(&mut self) -> Result<()> {
-        if !self.lost.flag.load(Ordering::SeqCst) {
+        let stalled = std::time::Instant::now()
+            .checked_duration_since(self.last_frame)
+            .is_some_and(|d| d > STALL_TIMEOUT);
+        if !self.lost.flag.load(Ordering::SeqCst) && !stalled {
             return Ok(());
         }
-        let reason = self
-            .lost
-            .reason
-            .lock()
-            .map(|r| r.clone())
-            .unwrap_or_default();
+        let reason = if stalled {
+            format!("no audio for {} s", STALL_TIMEOUT.as_secs())
+        } else {
+            self.lost
+                .reason
+                .lock()
+                .map(|r| r.clone())
+                .unwrap_or_default()
+        };
         let from = std::mem::take(&mut self.device);
-        self.stream = None;
+        retire(self.stream.take());
         self.events.push(DeviceEvent::Lost {
             id: from.clone(),
             reason: reason.clone(),
@@ -421,13 +447,37 @@ impl AudioCapture {
 
     /// The next frame, waiting up to `timeout`; `Ok(None)` if none came in time.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<AudioFrame>> {
+        if self.stream.is_none() {
+            return Err(MediaError::DeviceLost {
+                id: self
+                    .config
+                    .device
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+                reason: "the stream was closed after an earlier loss".into(),
+            });
+        }
         self.check()?;
         match self.frames.recv_timeout(timeout) {
-            Ok(f) => Ok(Some(f)),
+            Ok(f) => {
+                self.last_frame = std::time::Instant::now();
+                Ok(Some(f))
+            }
             Err(_) => {
                 self.check()?;
                 Ok(None)
             }
+        }
+    }
+}
+
+impl Drop for AudioCapture {
+    fn drop(&mut self) {
+        let stalled = std::time::Instant::now()
+            .checked_duration_since(self.last_frame)
+            .is_some_and(|d| d > STALL_TIMEOUT);
+        if stalled || self.lost.flag.load(Ordering::SeqCst) {
+            retire(self.stream.take());
         }
     }
 }
@@ -456,6 +506,14 @@ impl Default for PlaybackConfig {
     }
 }
 
+impl Drop for AudioPlayback {
+    fn drop(&mut self) {
+        if self.stalled() || self.lost.flag.load(Ordering::SeqCst) {
+            retire(self.stream.take());
+        }
+    }
+}
+
 /// Where a playback stream gets its audio: called on the device's thread whenever it needs
 /// the next 20 ms (a playout buffer's `pull`, or the queue [`AudioPlayback::play`] fills).
 pub type PullSource = Box<dyn FnMut() -> Option<AudioFrame> + Send>;
@@ -476,6 +534,16 @@ pub struct AudioPlayback {
     source: Arc<Mutex<Option<PullSource>>>,
     lost: Arc<Lost>,
     events: Vec<DeviceEvent>,
+    /// `now_us()` of the device's last callback (pushed ahead at start for start-up time).
+    last_callback: Arc<AtomicU64>,
+}
+
+/// What a playback stream's callback shares with its handle.
+#[derive(Clone)]
+struct Shared {
+    queue: Arc<Mutex<Queue>>,
+    source: Arc<Mutex<Option<PullSource>>>,
+    last_callback: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for AudioPlayback {
@@ -490,8 +558,7 @@ fn build_playback<T>(
     device: &cpal::Device,
     config: &cpal::StreamConfig,
     channels: u16,
-    queue: Arc<Mutex<Queue>>,
-    source: Arc<Mutex<Option<PullSource>>>,
+    shared: Shared,
     on_error: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<cpal::Stream>
 where
@@ -503,6 +570,12 @@ where
         .build_output_stream::<T, _, _>(
             *config,
             move |data: &mut [T], _| {
+                let Shared {
+                    queue,
+                    source,
+                    last_callback,
+                } = &shared;
+                last_callback.store(now_us(), Ordering::Relaxed);
                 buf.resize(data.len(), 0.0);
                 let mut filled = resampler.fill(&mut buf);
                 while filled < buf.len() {
@@ -557,6 +630,7 @@ impl AudioPlayback {
             source: Arc::new(Mutex::new(source)),
             lost: Lost::new(),
             events: Vec::new(),
+            last_callback: Arc::new(AtomicU64::new(0)),
             config,
         };
         let (device, fell_back) = open_device(
@@ -580,26 +654,32 @@ impl AudioPlayback {
         self.lost = Lost::new();
         let mut last_err = None;
         for config in stream_configs(&supported) {
-            let (q, s, ch) = (
-                self.queue.clone(),
-                self.source.clone(),
-                self.config.channels,
-            );
+            let ch = self.config.channels;
+            let shared = Shared {
+                queue: self.queue.clone(),
+                source: self.source.clone(),
+                last_callback: self.last_callback.clone(),
+            };
+            // Starting can take a while on some hosts: allow for it before calling it stalled.
+            self.last_callback
+                .store(now_us() + 3_000_000, Ordering::Relaxed);
             let on_error = self.lost.error_callback(id.clone());
             let built = match supported.sample_format() {
                 cpal::SampleFormat::F32 => {
-                    build_playback::<f32>(device, &config, ch, q, s, on_error)
+                    build_playback::<f32>(device, &config, ch, shared.clone(), on_error)
                 }
                 cpal::SampleFormat::I16 => {
-                    build_playback::<i16>(device, &config, ch, q, s, on_error)
+                    build_playback::<i16>(device, &config, ch, shared.clone(), on_error)
                 }
                 cpal::SampleFormat::I32 => {
-                    build_playback::<i32>(device, &config, ch, q, s, on_error)
+                    build_playback::<i32>(device, &config, ch, shared.clone(), on_error)
                 }
                 cpal::SampleFormat::U16 => {
-                    build_playback::<u16>(device, &config, ch, q, s, on_error)
+                    build_playback::<u16>(device, &config, ch, shared.clone(), on_error)
                 }
-                cpal::SampleFormat::U8 => build_playback::<u8>(device, &config, ch, q, s, on_error),
+                cpal::SampleFormat::U8 => {
+                    build_playback::<u8>(device, &config, ch, shared.clone(), on_error)
+                }
                 other => Err(MediaError::Audio(format!(
                     "{id}: sample format {other} is not supported"
                 ))),
@@ -627,18 +707,40 @@ impl AudioPlayback {
         std::mem::take(&mut self.events)
     }
 
+    fn stalled(&self) -> bool {
+        let last = self.last_callback.load(Ordering::Relaxed);
+        now_us().saturating_sub(last) > STALL_TIMEOUT.as_micros() as u64
+    }
+
     fn check(&mut self) -> Result<()> {
-        if !self.lost.flag.load(Ordering::SeqCst) {
+        if self.stream.is_none() {
+            return Err(MediaError::DeviceLost {
+                id: self
+                    .config
+                    .device
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+                reason: "the stream was closed after an earlier loss".into(),
+            });
+        }
+        let stalled = self.stalled();
+        if !self.lost.flag.load(Ordering::SeqCst) && !stalled {
             return Ok(());
         }
-        let reason = self
-            .lost
-            .reason
-            .lock()
-            .map(|r| r.clone())
-            .unwrap_or_default();
+        let reason = if stalled {
+            format!(
+                "the device stopped asking for audio over {} s",
+                STALL_TIMEOUT.as_secs()
+            )
+        } else {
+            self.lost
+                .reason
+                .lock()
+                .map(|r| r.clone())
+                .unwrap_or_default()
+        };
         let from = std::mem::take(&mut self.device);
-        self.stream = None;
+        retire(self.stream.take());
         self.events.push(DeviceEvent::Lost {
             id: from.clone(),
             reason: reason.clone(),
