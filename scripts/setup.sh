@@ -11,6 +11,16 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # A real Secret Service for the keychain test (gnome-keyring on a private D-Bus session).
 command -v gnome-keyring-daemon >/dev/null 2>&1 || need_apt+=(gnome-keyring)
 command -v dbus-run-session >/dev/null 2>&1 || need_apt+=(dbus)
+# weft-media: libopus builds with cmake, OpenH264's assembly with nasm, cpal needs ALSA's
+# headers, nokhwa's V4L2 bindings need libclang.
+command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
+command -v nasm >/dev/null 2>&1 || need_apt+=(nasm)
+dpkg -s libasound2-dev >/dev/null 2>&1 || need_apt+=(libasound2-dev)
+dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
+# The real-device audio test: a PulseAudio server with a null sink, reached through ALSA.
+command -v pulseaudio >/dev/null 2>&1 || need_apt+=(pulseaudio)
+command -v pactl >/dev/null 2>&1 || need_apt+=(pulseaudio-utils)
+[ -e /usr/share/alsa/alsa.conf.d/pulse.conf ] || need_apt+=(libasound2-plugins)
 
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"

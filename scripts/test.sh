@@ -19,4 +19,5 @@ dbus-run-session -- sh -c '
     vault::tests::os_keychain_vault_reopened_gives_the_same_key
 ' 2>&1 | grep -v "Failed to set fd limit"
 echo "== tests"
-cargo test --workspace --locked --no-fail-fast
+# WEFT_TEST_PULSE: the real-device audio test must run here, not skip.
+WEFT_TEST_PULSE=1 cargo test --workspace --locked --no-fail-fast

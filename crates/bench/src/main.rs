@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod catchup;
+mod media;
 mod relay;
 mod store;
 
@@ -28,6 +29,8 @@ enum Cmd {
     Relay(relay::Opts),
     /// Catch-up through a relay: a new member receives the whole history.
     Catchup(catchup::Opts),
+    /// Media engine: Opus and H.264 per-frame cost, picture quality, bitrate accuracy.
+    Media(media::Opts),
     /// (internal) The relay alone in this process, for the relay scenario.
     #[command(hide = true)]
     RelayServer(relay::ServerOpts),
@@ -39,6 +42,7 @@ fn main() -> Result<()> {
         Cmd::Store(o) => store::run(&o)?,
         Cmd::Relay(o) => relay::run(&o)?,
         Cmd::Catchup(o) => catchup::run(&o)?,
+        Cmd::Media(o) => media::run(&o)?,
         Cmd::RelayServer(o) => return relay::serve(&o),
     };
     println!("{}", serde_json::to_string_pretty(&out)?);

@@ -199,7 +199,7 @@ impl VideoFrame {
 
 /// Refuses sizes a codec or the I420 layout can't take.
 pub fn check_dimensions(width: u32, height: u32) -> Result<()> {
-    if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+    if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
         return Err(MediaError::invalid(
             "video size",
             format!("{width}x{height} (both must be even and non-zero)"),

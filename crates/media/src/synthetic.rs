@@ -138,14 +138,14 @@ pub fn draw(width: u32, height: u32, n: u32, pts_us: u64) -> VideoFrame {
     let span_x = w - size;
     let span_y = h.saturating_sub(top + size).max(1);
     let t = n as usize * 6;
-    let bx = if (t / span_x) % 2 == 0 {
+    let bx = if (t / span_x).is_multiple_of(2) {
         t % span_x
     } else {
         span_x - t % span_x
     };
     let t = n as usize * 4;
     let by = top
-        + if (t / span_y) % 2 == 0 {
+        + if (t / span_y).is_multiple_of(2) {
             t % span_y
         } else {
             span_y - t % span_y
@@ -256,7 +256,7 @@ impl ToneSource {
 
     /// Whether frame `n` carries a marker.
     pub fn is_marker(&self, n: u64) -> bool {
-        self.marker_every != 0 && n % u64::from(self.marker_every) == 0
+        self.marker_every != 0 && n.is_multiple_of(u64::from(self.marker_every))
     }
 
     /// The next 20 ms.

@@ -281,3 +281,80 @@ fn fec_rebuilds_a_dropped_packet_better_than_concealment() {
     );
     assert!(fec > 5.0, "FEC {fec:.1} dB");
 }
+
+#[test]
+fn a_cisco_library_that_is_missing_or_not_cisco_is_refused_clearly() {
+    use weft_media::video::h264::Codec;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = Codec::Cisco(dir.path().join("libopenh264.so"));
+    let err = H264Encoder::with_codec(&missing, H264Config::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Cisco") && err.contains("libopenh264.so"),
+        "{err}"
+    );
+    let fake = dir.path().join("fake.so");
+    std::fs::write(&fake, b"\x7fELF not really a library").unwrap();
+    let err = H264Decoder::with_codec(&Codec::Cisco(fake))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Cisco"), "{err}");
+    assert_eq!(
+        Codec::from_env(),
+        if std::env::var_os("WEFT_OPENH264_LIB").is_some_and(|v| !v.is_empty()) {
+            Codec::Cisco(std::env::var_os("WEFT_OPENH264_LIB").unwrap().into())
+        } else {
+            Codec::Builtin
+        }
+    );
+}
+
+#[test]
+fn hostile_packets_from_a_peer_never_crash_the_decoders() {
+    // A fixed LCG: the same hostile bytes every run.
+    let mut x = 0x1234_5678u64;
+    let mut byte = move || {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 56) as u8
+    };
+    let mut opus = OpusDecoder::new(1).unwrap();
+    let mut h264 = H264Decoder::new().unwrap();
+    let (units, _) = encode_run(320, 240, 10, H264Config::default());
+    let mut refused = 0;
+    for i in 0..2000 {
+        let len = 1 + usize::from(byte()) * 4;
+        let mut junk: Vec<u8> = (0..len).map(|_| byte()).collect();
+        if opus.decode(&junk, 0).is_err() {
+            refused += 1;
+        }
+        // Half the time a real unit with bytes flipped, half pure noise behind a start code.
+        if i % 2 == 0 {
+            junk = units[i % units.len()].data.clone();
+            for _ in 0..8 {
+                let at = usize::from(byte()) * junk.len() / 256;
+                junk[at] ^= byte();
+            }
+        } else {
+            junk.splice(0..0, [0, 0, 0, 1]);
+        }
+        let _ = h264.decode(&weft_media::EncodedVideo {
+            data: junk,
+            keyframe: false,
+            pts_us: 0,
+        });
+    }
+    assert!(
+        refused > 100,
+        "most random bytes are refused as Opus: {refused}"
+    );
+    // Still works afterwards.
+    let (units, _) = encode_run(320, 240, 3, H264Config::default());
+    let mut fresh = 0;
+    for u in &units {
+        fresh += usize::from(matches!(h264.decode(u), Decoded::Frame(_)));
+    }
+    assert_eq!(fresh, 3);
+}

@@ -250,13 +250,29 @@ pub struct AudioCapture {
 /// through a PulseAudio server that died) never report an error, they just stop.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Drops a stream off the caller's thread: a stream whose server died can block in its
-/// backend while closing, and the caller must stay responsive.
+/// Closes a stream off the caller's thread and waits up to a second for it: a stream whose
+/// server died can block in its backend while closing (ALSA's pulse plugin deadlocks on its
+/// own mutex), and the caller must not hang with it. Normally the close finishes at once and
+/// no thread is left; a stuck one is left behind, and logged.
 fn retire(stream: Option<cpal::Stream>) {
-    if let Some(stream) = stream {
-        let _ = std::thread::Builder::new()
-            .name("weft-audio-close".into())
-            .spawn(move || drop(stream));
+    let Some(stream) = stream else { return };
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    let spawned = std::thread::Builder::new()
+        .name("weft-audio-close".into())
+        .spawn(move || {
+            drop(stream);
+            let _ = done_tx.send(());
+        });
+    match spawned {
+        Ok(handle) => match done_rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(()) => {
+                let _ = handle.join();
+            }
+            Err(_) => {
+                tracing::warn!("an audio stream did not close within 1 s; left to its backend")
+            }
+        },
+        Err(e) => tracing::warn!("could not start a thread to close an audio stream: {e}"),
     }
 }
 
@@ -473,12 +489,7 @@ impl AudioCapture {
 
 impl Drop for AudioCapture {
     fn drop(&mut self) {
-        let stalled = std::time::Instant::now()
-            .checked_duration_since(self.last_frame)
-            .is_some_and(|d| d > STALL_TIMEOUT);
-        if stalled || self.lost.flag.load(Ordering::SeqCst) {
-            retire(self.stream.take());
-        }
+        retire(self.stream.take());
     }
 }
 
@@ -508,9 +519,7 @@ impl Default for PlaybackConfig {
 
 impl Drop for AudioPlayback {
     fn drop(&mut self) {
-        if self.stalled() || self.lost.flag.load(Ordering::SeqCst) {
-            retire(self.stream.take());
-        }
+        retire(self.stream.take());
     }
 }
 

@@ -86,12 +86,11 @@ pub fn active_speaker<K: Clone + PartialEq>(
         .iter()
         .filter(|(_, m)| m.speaking())
         .max_by(|a, b| a.1.level_dbfs().total_cmp(&b.1.level_dbfs()))?;
-    if let Some(cur) = current {
-        if let Some((_, m)) = meters.iter().find(|(k, m)| k == cur && m.speaking()) {
-            if loudest.1.level_dbfs() < m.level_dbfs() + switch_db {
-                return Some(cur.clone());
-            }
-        }
+    if let Some(cur) = current
+        && let Some((_, m)) = meters.iter().find(|(k, m)| k == cur && m.speaking())
+        && loudest.1.level_dbfs() < m.level_dbfs() + switch_db
+    {
+        return Some(cur.clone());
     }
     Some(loudest.0.clone())
 }

@@ -85,9 +85,9 @@ pub fn to_i420(
             for cx in 0..w / 2 {
                 let o = cx * 4;
                 u[cy * (w / 2) + cx] =
-                    ((u16::from(r0[o + 1]) + u16::from(r1[o + 1]) + 1) / 2) as u8;
+                    (u16::from(r0[o + 1]) + u16::from(r1[o + 1])).div_ceil(2) as u8;
                 v[cy * (w / 2) + cx] =
-                    ((u16::from(r0[o + 3]) + u16::from(r1[o + 3]) + 1) / 2) as u8;
+                    (u16::from(r0[o + 3]) + u16::from(r1[o + 3])).div_ceil(2) as u8;
             }
         }
         return VideoFrame::from_i420(width, height, data, pts_us);
