@@ -1,18 +1,11 @@
 //! `weft-bench catchup` runs end to end on a small history through a real relay process: the
 //! new member ends with every message, and every figure is a real measurement.
 
+mod common;
+
 #[test]
 fn catchup_scenario_delivers_the_whole_history() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft-bench"))
-        .args(["catchup", "--messages", "300"])
-        .output()
-        .expect("run weft-bench");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let v = common::run_bench(&["catchup", "--messages", "300"]);
     for k in [
         "applied_msgs_per_s",
         "bytes_transferred",

@@ -1,18 +1,11 @@
 //! `weft-bench media` runs end to end on a short clip: one JSON object with every figure the
 //! media budgets are judged by, each a real measurement.
 
+mod common;
+
 #[test]
 fn media_scenario_prints_every_figure() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft-bench"))
-        .args(["media", "--frames", "60", "--audio-frames", "100"])
-        .output()
-        .expect("run weft-bench");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let v = common::run_bench(&["media", "--frames", "60", "--audio-frames", "100"]);
     for k in [
         "opus_encode_us_per_frame",
         "opus_decode_us_per_frame",

@@ -1,28 +1,21 @@
 //! `weft-bench relay` runs end to end on a small load and reports every figure the issue
 //! names, each a real measurement.
 
+mod common;
+
 #[test]
 fn relay_scenario_reports_every_figure() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft-bench"))
-        .args([
-            "relay",
-            "--clients",
-            "20",
-            "--seconds",
-            "1",
-            "--rate",
-            "50",
-            "--publishers",
-            "2",
-        ])
-        .output()
-        .expect("run weft-bench");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let v = common::run_bench(&[
+        "relay",
+        "--clients",
+        "20",
+        "--seconds",
+        "1",
+        "--rate",
+        "50",
+        "--publishers",
+        "2",
+    ]);
     assert_eq!(v["deliveries"], v["deliveries_expected"], "{v}");
     assert_eq!(v["deliveries_expected"], 50 * 20);
     for k in [

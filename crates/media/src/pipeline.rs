@@ -240,6 +240,48 @@ fn pace(start: Instant, n: u64, period: Duration, stop: &AtomicBool) {
     }
 }
 
+/// What every pipeline handle offers: its counters, whether it runs, why it stopped, and a
+/// stop that joins its threads (also on drop).
+macro_rules! pipeline_handle {
+    ($t:ident) => {
+        impl $t {
+            /// The counters.
+            pub fn stats(&self) -> &PipelineStats {
+                &self.stats
+            }
+
+            /// Whether the pipeline is still running (a source that ended or failed stops it).
+            pub fn running(&self) -> bool {
+                self.workers.running()
+            }
+
+            /// Why the pipeline stopped, if it failed.
+            pub fn error(&self) -> Option<String> {
+                self.workers.error()
+            }
+
+            /// Stops and joins every thread.
+            pub fn stop(mut self) {
+                self.workers.stop();
+            }
+        }
+
+        impl Drop for $t {
+            fn drop(&mut self) {
+                self.workers.stop();
+            }
+        }
+
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("stats", &self.stats)
+                    .finish()
+            }
+        }
+    };
+}
+
 enum VideoControl {
     Keyframe,
     Bitrate(u32),
@@ -251,14 +293,6 @@ pub struct VideoSender {
     workers: Workers,
     control: Sender<VideoControl>,
     stats: Arc<PipelineStats>,
-}
-
-impl std::fmt::Debug for VideoSender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VideoSender")
-            .field("stats", &self.stats)
-            .finish()
-    }
 }
 
 impl VideoSender {
@@ -385,33 +419,9 @@ impl VideoSender {
     pub fn set_bitrate(&self, bps: u32) {
         let _ = self.control.try_send(VideoControl::Bitrate(bps));
     }
-
-    /// The counters.
-    pub fn stats(&self) -> &PipelineStats {
-        &self.stats
-    }
-
-    /// Whether the pipeline is still running (a source that ended or failed stops it).
-    pub fn running(&self) -> bool {
-        self.workers.running()
-    }
-
-    /// Why the pipeline stopped, if it failed.
-    pub fn error(&self) -> Option<String> {
-        self.workers.error()
-    }
-
-    /// Stops and joins every thread.
-    pub fn stop(mut self) {
-        self.workers.stop();
-    }
 }
 
-impl Drop for VideoSender {
-    fn drop(&mut self) {
-        self.workers.stop();
-    }
-}
+pipeline_handle!(VideoSender);
 
 /// H.264 → render: decodes pushed access units on a thread and hands pictures to a sink.
 pub struct VideoReceiver {
@@ -419,14 +429,6 @@ pub struct VideoReceiver {
     units: Sender<EncodedVideo>,
     stats: Arc<PipelineStats>,
     keyframe_needed: Arc<AtomicBool>,
-}
-
-impl std::fmt::Debug for VideoReceiver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VideoReceiver")
-            .field("stats", &self.stats)
-            .finish()
-    }
 }
 
 impl VideoReceiver {
@@ -502,28 +504,9 @@ impl VideoReceiver {
             }
         }
     }
-
-    /// The counters.
-    pub fn stats(&self) -> &PipelineStats {
-        &self.stats
-    }
-
-    /// Why the pipeline stopped, if it failed.
-    pub fn error(&self) -> Option<String> {
-        self.workers.error()
-    }
-
-    /// Stops and joins the thread.
-    pub fn stop(mut self) {
-        self.workers.stop();
-    }
 }
 
-impl Drop for VideoReceiver {
-    fn drop(&mut self) {
-        self.workers.stop();
-    }
-}
+pipeline_handle!(VideoReceiver);
 
 /// The sender's live audio state a UI shows: level meter, speaking, muted.
 #[derive(Debug, Default)]
@@ -554,14 +537,6 @@ pub struct AudioSender {
     workers: Workers,
     level: Arc<AudioLevel>,
     stats: Arc<PipelineStats>,
-}
-
-impl std::fmt::Debug for AudioSender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AudioSender")
-            .field("stats", &self.stats)
-            .finish()
-    }
 }
 
 impl AudioSender {
@@ -624,33 +599,9 @@ impl AudioSender {
     pub fn level(&self) -> Arc<AudioLevel> {
         self.level.clone()
     }
-
-    /// The counters.
-    pub fn stats(&self) -> &PipelineStats {
-        &self.stats
-    }
-
-    /// Whether the pipeline is still running.
-    pub fn running(&self) -> bool {
-        self.workers.running()
-    }
-
-    /// Why the pipeline stopped, if it failed.
-    pub fn error(&self) -> Option<String> {
-        self.workers.error()
-    }
-
-    /// Stops and joins the thread.
-    pub fn stop(mut self) {
-        self.workers.stop();
-    }
 }
 
-impl Drop for AudioSender {
-    fn drop(&mut self) {
-        self.workers.stop();
-    }
-}
+pipeline_handle!(AudioSender);
 
 /// Opus → play: packets pushed in go through a playout buffer; a thread takes one frame
 /// every 20 ms and plays it (decoded, recovered from FEC, concealed, or silence).
@@ -658,14 +609,6 @@ pub struct AudioReceivePipeline {
     workers: Workers,
     receiver: Arc<Mutex<AudioReceiver>>,
     stats: Arc<PipelineStats>,
-}
-
-impl std::fmt::Debug for AudioReceivePipeline {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AudioReceivePipeline")
-            .field("stats", &self.stats)
-            .finish()
-    }
 }
 
 impl AudioReceivePipeline {
@@ -714,25 +657,6 @@ impl AudioReceivePipeline {
     pub fn playout_stats(&self) -> PlayoutStats {
         self.receiver.lock().map(|r| r.stats()).unwrap_or_default()
     }
-
-    /// The pipeline's counters.
-    pub fn stats(&self) -> &PipelineStats {
-        &self.stats
-    }
-
-    /// Why the pipeline stopped, if it failed.
-    pub fn error(&self) -> Option<String> {
-        self.workers.error()
-    }
-
-    /// Stops and joins the thread.
-    pub fn stop(mut self) {
-        self.workers.stop();
-    }
 }
 
-impl Drop for AudioReceivePipeline {
-    fn drop(&mut self) {
-        self.workers.stop();
-    }
-}
+pipeline_handle!(AudioReceivePipeline);

@@ -204,6 +204,10 @@ impl Lost {
         })
     }
 
+    fn reason(&self) -> String {
+        self.reason.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
     fn error_callback(self: &Arc<Self>, id: String) -> impl FnMut(cpal::Error) + Send + 'static {
         let lost = self.clone();
         move |e: cpal::Error| {
@@ -230,6 +234,162 @@ fn stream_configs(supported: &cpal::SupportedStreamConfig) -> [cpal::StreamConfi
     let mut default = supported.config();
     default.buffer_size = cpal::BufferSize::Default;
     [fixed, default]
+}
+
+/// Builds and starts a stream at the device's own format: a 10 ms buffer first, the host's
+/// default if that is refused. `build` makes the stream for one config.
+fn open_stream(
+    id: &str,
+    supported: &cpal::SupportedStreamConfig,
+    mut build: impl FnMut(&cpal::StreamConfig) -> Result<cpal::Stream>,
+) -> Result<cpal::Stream> {
+    let mut last_err = None;
+    for config in stream_configs(supported) {
+        match build(&config) {
+            Ok(stream) => {
+                stream.play().map_err(audio_err)?;
+                return Ok(stream);
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| MediaError::Audio(format!("{id}: no usable stream"))))
+}
+
+/// Calls a stream builder generic over the sample type with the device's sample format.
+macro_rules! by_sample_format {
+    ($format:expr, $id:expr, $build:ident($($arg:expr),*)) => {
+        match $format {
+            cpal::SampleFormat::F32 => $build::<f32>($($arg),*),
+            cpal::SampleFormat::I16 => $build::<i16>($($arg),*),
+            cpal::SampleFormat::I32 => $build::<i32>($($arg),*),
+            cpal::SampleFormat::U16 => $build::<u16>($($arg),*),
+            cpal::SampleFormat::U8 => $build::<u8>($($arg),*),
+            other => Err(MediaError::Audio(format!("{}: sample format {other} is not supported", $id))),
+        }
+    };
+}
+
+/// A lost stream: closes it, records the loss, and gives back the device's id and the error
+/// to report if no fallback works.
+fn record_loss(
+    stream: &mut Option<cpal::Stream>,
+    device: &mut String,
+    events: &mut Vec<DeviceEvent>,
+    reason: String,
+) -> (String, MediaError) {
+    let from = std::mem::take(device);
+    retire(stream.take());
+    events.push(DeviceEvent::Lost {
+        id: from.clone(),
+        reason: reason.clone(),
+    });
+    let err = MediaError::DeviceLost {
+        id: from.clone(),
+        reason,
+    };
+    (from, err)
+}
+
+/// The error for using a stream already closed after a loss.
+fn closed(configured: Option<&str>) -> MediaError {
+    MediaError::DeviceLost {
+        id: configured.unwrap_or("default").to_owned(),
+        reason: "the stream was closed after an earlier loss".into(),
+    }
+}
+
+/// What capture and playback share: one stream on one device, opened, lost and reopened the
+/// same way.
+trait Supervised {
+    const DIRECTION: Direction;
+    /// Builds and starts the stream on `device`.
+    fn start(&mut self, device: &cpal::Device) -> Result<()>;
+    /// The device asked for, and whether falling back to the default is allowed.
+    fn wanted(&self) -> (Option<String>, bool);
+    /// The open stream, its device's id, and the events not yet taken.
+    fn parts(
+        &mut self,
+    ) -> (
+        &mut Option<cpal::Stream>,
+        &mut String,
+        &mut Vec<DeviceEvent>,
+    );
+
+    fn fell_back(&mut self, from: String) {
+        let (_, device, events) = self.parts();
+        let to = device.clone();
+        events.push(DeviceEvent::FellBack { from, to });
+    }
+
+    /// Opens the device asked for, or the default if it is missing and that is allowed.
+    fn open_first(&mut self) -> Result<()> {
+        let (id, fallback) = self.wanted();
+        let (device, fell_back) = open_device(Self::DIRECTION, id.as_deref(), fallback)?;
+        self.start(&device)?;
+        if fell_back {
+            self.fell_back(id.unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// After a loss: records it, closes the stream, and reopens on the default device if
+    /// that is allowed and works; else [`MediaError::DeviceLost`].
+    fn recover(&mut self, reason: String) -> Result<()> {
+        let fallback = self.wanted().1;
+        let (stream, device, events) = self.parts();
+        let (from, lost) = record_loss(stream, device, events, reason);
+        if !fallback {
+            return Err(lost);
+        }
+        let Ok(device) = find_device(Self::DIRECTION, None) else {
+            return Err(lost);
+        };
+        if self.start(&device).is_err() {
+            return Err(lost);
+        }
+        self.fell_back(from);
+        Ok(())
+    }
+}
+
+/// Capture and playback are both supervised the same way, and close their stream off-thread
+/// on drop.
+macro_rules! supervised {
+    ($t:ident, $direction:ident) => {
+        impl Supervised for $t {
+            const DIRECTION: Direction = Direction::$direction;
+            fn start(&mut self, device: &cpal::Device) -> Result<()> {
+                self.start_stream(device)
+            }
+            fn wanted(&self) -> (Option<String>, bool) {
+                (self.config.device.clone(), self.config.fallback)
+            }
+            fn parts(
+                &mut self,
+            ) -> (
+                &mut Option<cpal::Stream>,
+                &mut String,
+                &mut Vec<DeviceEvent>,
+            ) {
+                (&mut self.stream, &mut self.device, &mut self.events)
+            }
+        }
+
+        impl Drop for $t {
+            fn drop(&mut self) {
+                retire(self.stream.take());
+            }
+        }
+
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("device", &self.device)
+                    .finish()
+            }
+        }
+    };
 }
 
 /// Captures from an input device, handing out 48 kHz frames of 20 ms.
@@ -273,14 +433,6 @@ fn retire(stream: Option<cpal::Stream>) {
             }
         },
         Err(e) => tracing::warn!("could not start a thread to close an audio stream: {e}"),
-    }
-}
-
-impl std::fmt::Debug for AudioCapture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AudioCapture")
-            .field("device", &self.device)
-            .finish()
     }
 }
 
@@ -343,66 +495,33 @@ impl AudioCapture {
             last_frame: std::time::Instant::now(),
             config,
         };
-        let (device, fell_back) = open_device(
-            Direction::Input,
-            capture.config.device.as_deref(),
-            capture.config.fallback,
-        )?;
-        capture.start(&device)?;
-        if fell_back {
-            capture.events.push(DeviceEvent::FellBack {
-                from: capture.config.device.clone().unwrap_or_default(),
-                to: capture.device.clone(),
-            });
-        }
+        capture.open_first()?;
         Ok(capture)
     }
 
-    fn start(&mut self, device: &cpal::Device) -> Result<()> {
+    fn start_stream(&mut self, device: &cpal::Device) -> Result<()> {
         let id = device_id(device);
         let supported = device.default_input_config().map_err(audio_err)?;
-        self.lost = Lost::new();
-        let mut last_err = None;
-        for config in stream_configs(&supported) {
+        let lost = Lost::new();
+        let stream = open_stream(&id, &supported, |config| {
             let (tx, dropped, ch) = (
                 self.sender.clone(),
                 self.dropped.clone(),
                 self.config.channels,
             );
-            let on_error = self.lost.error_callback(id.clone());
-            let built = match supported.sample_format() {
-                cpal::SampleFormat::F32 => {
-                    build_capture::<f32>(device, &config, ch, tx, dropped, on_error)
-                }
-                cpal::SampleFormat::I16 => {
-                    build_capture::<i16>(device, &config, ch, tx, dropped, on_error)
-                }
-                cpal::SampleFormat::I32 => {
-                    build_capture::<i32>(device, &config, ch, tx, dropped, on_error)
-                }
-                cpal::SampleFormat::U16 => {
-                    build_capture::<u16>(device, &config, ch, tx, dropped, on_error)
-                }
-                cpal::SampleFormat::U8 => {
-                    build_capture::<u8>(device, &config, ch, tx, dropped, on_error)
-                }
-                other => Err(MediaError::Audio(format!(
-                    "{id}: sample format {other} is not supported"
-                ))),
-            };
-            match built {
-                Ok(stream) => {
-                    stream.play().map_err(audio_err)?;
-                    self.stream = Some(stream);
-                    self.device = id;
-                    // Starting can take a while on some hosts: allow for it once.
-                    self.last_frame = std::time::Instant::now() + Duration::from_secs(3);
-                    return Ok(());
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| MediaError::Audio(format!("{id}: no usable stream"))))
+            let on_error = lost.error_callback(id.clone());
+            by_sample_format!(
+                supported.sample_format(),
+                id,
+                build_capture(device, config, ch, tx, dropped, on_error)
+            )
+        })?;
+        self.stream = Some(stream);
+        self.lost = lost;
+        self.device = id;
+        // Starting can take a while on some hosts: allow for it once.
+        self.last_frame = std::time::Instant::now() + Duration::from_secs(3);
+        Ok(())
     }
 
     /// The id of the device in use.
@@ -433,45 +552,15 @@ impl AudioCapture {
         let reason = if stalled {
             format!("no audio for {} s", STALL_TIMEOUT.as_secs())
         } else {
-            self.lost
-                .reason
-                .lock()
-                .map(|r| r.clone())
-                .unwrap_or_default()
+            self.lost.reason()
         };
-        let from = std::mem::take(&mut self.device);
-        retire(self.stream.take());
-        self.events.push(DeviceEvent::Lost {
-            id: from.clone(),
-            reason: reason.clone(),
-        });
-        let lost = || MediaError::DeviceLost {
-            id: from.clone(),
-            reason: reason.clone(),
-        };
-        if !self.config.fallback {
-            return Err(lost());
-        }
-        let device = find_device(Direction::Input, None).map_err(|_| lost())?;
-        self.start(&device).map_err(|_| lost())?;
-        self.events.push(DeviceEvent::FellBack {
-            from,
-            to: self.device.clone(),
-        });
-        Ok(())
+        self.recover(reason)
     }
 
     /// The next frame, waiting up to `timeout`; `Ok(None)` if none came in time.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<AudioFrame>> {
         if self.stream.is_none() {
-            return Err(MediaError::DeviceLost {
-                id: self
-                    .config
-                    .device
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
-                reason: "the stream was closed after an earlier loss".into(),
-            });
+            return Err(closed(self.config.device.as_deref()));
         }
         self.check()?;
         match self.frames.recv_timeout(timeout) {
@@ -487,11 +576,7 @@ impl AudioCapture {
     }
 }
 
-impl Drop for AudioCapture {
-    fn drop(&mut self) {
-        retire(self.stream.take());
-    }
-}
+supervised!(AudioCapture, Input);
 
 /// How to open playback.
 #[derive(Clone, Debug)]
@@ -517,11 +602,7 @@ impl Default for PlaybackConfig {
     }
 }
 
-impl Drop for AudioPlayback {
-    fn drop(&mut self) {
-        retire(self.stream.take());
-    }
-}
+supervised!(AudioPlayback, Output);
 
 /// Where a playback stream gets its audio: called on the device's thread whenever it needs
 /// the next 20 ms (a playout buffer's `pull`, or the queue [`AudioPlayback::play`] fills).
@@ -553,14 +634,6 @@ struct Shared {
     queue: Arc<Mutex<Queue>>,
     source: Arc<Mutex<Option<PullSource>>>,
     last_callback: Arc<AtomicU64>,
-}
-
-impl std::fmt::Debug for AudioPlayback {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AudioPlayback")
-            .field("device", &self.device)
-            .finish()
-    }
 }
 
 fn build_playback<T>(
@@ -642,68 +715,34 @@ impl AudioPlayback {
             last_callback: Arc::new(AtomicU64::new(0)),
             config,
         };
-        let (device, fell_back) = open_device(
-            Direction::Output,
-            playback.config.device.as_deref(),
-            playback.config.fallback,
-        )?;
-        playback.start(&device)?;
-        if fell_back {
-            playback.events.push(DeviceEvent::FellBack {
-                from: playback.config.device.clone().unwrap_or_default(),
-                to: playback.device.clone(),
-            });
-        }
+        playback.open_first()?;
         Ok(playback)
     }
 
-    fn start(&mut self, device: &cpal::Device) -> Result<()> {
+    fn start_stream(&mut self, device: &cpal::Device) -> Result<()> {
         let id = device_id(device);
         let supported = device.default_output_config().map_err(audio_err)?;
-        self.lost = Lost::new();
-        let mut last_err = None;
-        for config in stream_configs(&supported) {
-            let ch = self.config.channels;
+        let lost = Lost::new();
+        // Starting can take a while on some hosts: allow for it before calling it stalled.
+        self.last_callback
+            .store(now_us() + 3_000_000, Ordering::Relaxed);
+        let stream = open_stream(&id, &supported, |config| {
             let shared = Shared {
                 queue: self.queue.clone(),
                 source: self.source.clone(),
                 last_callback: self.last_callback.clone(),
             };
-            // Starting can take a while on some hosts: allow for it before calling it stalled.
-            self.last_callback
-                .store(now_us() + 3_000_000, Ordering::Relaxed);
-            let on_error = self.lost.error_callback(id.clone());
-            let built = match supported.sample_format() {
-                cpal::SampleFormat::F32 => {
-                    build_playback::<f32>(device, &config, ch, shared.clone(), on_error)
-                }
-                cpal::SampleFormat::I16 => {
-                    build_playback::<i16>(device, &config, ch, shared.clone(), on_error)
-                }
-                cpal::SampleFormat::I32 => {
-                    build_playback::<i32>(device, &config, ch, shared.clone(), on_error)
-                }
-                cpal::SampleFormat::U16 => {
-                    build_playback::<u16>(device, &config, ch, shared.clone(), on_error)
-                }
-                cpal::SampleFormat::U8 => {
-                    build_playback::<u8>(device, &config, ch, shared.clone(), on_error)
-                }
-                other => Err(MediaError::Audio(format!(
-                    "{id}: sample format {other} is not supported"
-                ))),
-            };
-            match built {
-                Ok(stream) => {
-                    stream.play().map_err(audio_err)?;
-                    self.stream = Some(stream);
-                    self.device = id;
-                    return Ok(());
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| MediaError::Audio(format!("{id}: no usable stream"))))
+            let (ch, on_error) = (self.config.channels, lost.error_callback(id.clone()));
+            by_sample_format!(
+                supported.sample_format(),
+                id,
+                build_playback(device, config, ch, shared, on_error)
+            )
+        })?;
+        self.stream = Some(stream);
+        self.lost = lost;
+        self.device = id;
+        Ok(())
     }
 
     /// The id of the device in use.
@@ -723,14 +762,7 @@ impl AudioPlayback {
 
     fn check(&mut self) -> Result<()> {
         if self.stream.is_none() {
-            return Err(MediaError::DeviceLost {
-                id: self
-                    .config
-                    .device
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
-                reason: "the stream was closed after an earlier loss".into(),
-            });
+            return Err(closed(self.config.device.as_deref()));
         }
         let stalled = self.stalled();
         if !self.lost.flag.load(Ordering::SeqCst) && !stalled {
@@ -738,36 +770,13 @@ impl AudioPlayback {
         }
         let reason = if stalled {
             format!(
-                "the device stopped asking for audio over {} s",
+                "the device stopped asking for audio for {} s",
                 STALL_TIMEOUT.as_secs()
             )
         } else {
-            self.lost
-                .reason
-                .lock()
-                .map(|r| r.clone())
-                .unwrap_or_default()
+            self.lost.reason()
         };
-        let from = std::mem::take(&mut self.device);
-        retire(self.stream.take());
-        self.events.push(DeviceEvent::Lost {
-            id: from.clone(),
-            reason: reason.clone(),
-        });
-        let lost = || MediaError::DeviceLost {
-            id: from.clone(),
-            reason: reason.clone(),
-        };
-        if !self.config.fallback {
-            return Err(lost());
-        }
-        let device = find_device(Direction::Output, None).map_err(|_| lost())?;
-        self.start(&device).map_err(|_| lost())?;
-        self.events.push(DeviceEvent::FellBack {
-            from,
-            to: self.device.clone(),
-        });
-        Ok(())
+        self.recover(reason)
     }
 
     /// Queues a frame (for streams opened with [`AudioPlayback::open`]). Past

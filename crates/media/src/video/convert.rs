@@ -108,42 +108,33 @@ pub fn to_i420(
         YuvStandardMatrix::Bt601,
         YuvConversionMode::Balanced,
     );
-    match format {
-        PixelFormat::Rgb => {
-            yuvutils_rs::rgb_to_yuv420(
-                &mut planar,
-                &src[..want],
-                (w * 3) as u32,
-                range,
-                matrix,
-                mode,
-            )
-            .map_err(conv_err)?;
+    type Convert = fn(
+        &mut YuvPlanarImageMut<'_, u8>,
+        &[u8],
+        u32,
+        YuvRange,
+        YuvStandardMatrix,
+        YuvConversionMode,
+    ) -> Result<(), yuvutils_rs::YuvError>;
+    let (convert, bytes_per_pixel): (Convert, usize) = match format {
+        PixelFormat::Rgb => (yuvutils_rs::rgb_to_yuv420, 3),
+        PixelFormat::Rgba => (yuvutils_rs::rgba_to_yuv420, 4),
+        PixelFormat::Bgra => (yuvutils_rs::bgra_to_yuv420, 4),
+        PixelFormat::Yuyv | PixelFormat::Nv12 | PixelFormat::I420 => {
+            return Err(MediaError::invalid("picture", "format handled above"));
         }
-        PixelFormat::Rgba => {
-            yuvutils_rs::rgba_to_yuv420(
-                &mut planar,
-                &src[..want],
-                (w * 4) as u32,
-                range,
-                matrix,
-                mode,
-            )
-            .map_err(conv_err)?;
-        }
-        PixelFormat::Bgra => {
-            yuvutils_rs::bgra_to_yuv420(
-                &mut planar,
-                &src[..want],
-                (w * 4) as u32,
-                range,
-                matrix,
-                mode,
-            )
-            .map_err(conv_err)?;
-        }
-        PixelFormat::Yuyv | PixelFormat::Nv12 | PixelFormat::I420 => {}
-    }
+    };
+    convert(
+        &mut planar,
+        &src[..want],
+        (w * bytes_per_pixel) as u32,
+        range,
+        matrix,
+        mode,
+    )
+    .map_err(conv_err)?;
+    // The planes without their padding.
+    let want = VideoFrame::i420_len(width, height);
     let mut data = Vec::with_capacity(want);
     for (plane, stride, pw, ph) in [
         (planar.y_plane.borrow(), planar.y_stride as usize, w, h),
