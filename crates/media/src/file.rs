@@ -66,7 +66,10 @@ impl Y4mReader {
         }
         let (mut width, mut height, mut fps) = (None, None, (30, 1));
         for field in fields.filter(|f| !f.is_empty()) {
-            let (tag, value) = field.split_at(1);
+            let Some(tag_char) = field.chars().next() else {
+                continue;
+            };
+            let (tag, value) = field.split_at(tag_char.len_utf8());
             let number = |v: &str| {
                 v.parse::<u32>()
                     .map_err(|_| file_err(&path, format!("bad header field {field:?}")))
@@ -83,10 +86,10 @@ impl Y4mReader {
                         return Err(file_err(&path, format!("bad frame rate {value:?}")));
                     }
                 }
-                "C" if !value.starts_with("420") => {
+                "C" if !matches!(value, "420" | "420jpeg" | "420paldv" | "420mpeg2") => {
                     return Err(file_err(
                         &path,
-                        format!("colour space C{value} is not supported (only 4:2:0)"),
+                        format!("colour space C{value} is not supported (only 8-bit 4:2:0)"),
                     ));
                 }
                 "I" if value != "p" && value != "?" => {
@@ -134,7 +137,9 @@ impl Y4mReader {
         self.input
             .read_exact(&mut data)
             .map_err(|_| file_err(&self.path, format!("frame {} is cut short", self.frames)))?;
-        let pts_us = self.frames * 1_000_000 * u64::from(self.fps.1) / u64::from(self.fps.0);
+        let pts_us = (u128::from(self.frames) * 1_000_000 * u128::from(self.fps.1)
+            / u128::from(self.fps.0))
+        .min(u128::from(u64::MAX)) as u64;
         self.frames += 1;
         VideoFrame::from_i420(self.width, self.height, data, pts_us).map(Some)
     }
@@ -184,9 +189,11 @@ impl Y4mWriter {
     }
 }
 
-/// Reads a WAV file as 48 kHz frames of 20 ms.
+/// Reads a WAV file as 48 kHz frames of 20 ms, a piece at a time (the file is never held
+/// in memory whole).
 pub struct WavSource {
-    samples: std::vec::IntoIter<f32>,
+    path: PathBuf,
+    samples: Box<dyn Iterator<Item = hound::Result<f32>> + Send>,
     resampler: Resampler,
     channels: u16,
     file_channels: u16,
@@ -196,11 +203,14 @@ pub struct WavSource {
     skip: usize,
     /// Output frames still to hand out (the input's length at 48 kHz).
     remaining: usize,
+    /// A read error met on the way, reported once the samples before it are out.
+    error: Option<String>,
 }
 
 impl std::fmt::Debug for WavSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WavSource")
+            .field("path", &self.path)
             .field("channels", &self.channels)
             .finish()
     }
@@ -213,36 +223,40 @@ impl WavSource {
         let path = path.as_ref();
         let reader = hound::WavReader::open(path).map_err(|e| file_err(path, e.to_string()))?;
         let spec = reader.spec();
-        let bad = |e: hound::Error| file_err(path, e.to_string());
-        let samples: Vec<f32> = match spec.sample_format {
-            hound::SampleFormat::Float => reader
-                .into_samples::<f32>()
-                .collect::<Result<_, _>>()
-                .map_err(bad)?,
+        let in_frames = u64::from(reader.duration());
+        let samples: Box<dyn Iterator<Item = hound::Result<f32>> + Send> = match spec.sample_format
+        {
+            hound::SampleFormat::Float => Box::new(reader.into_samples::<f32>()),
             hound::SampleFormat::Int => {
-                let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-                reader
-                    .into_samples::<i32>()
-                    .map(|s| s.map(|s| s as f32 * scale))
-                    .collect::<Result<_, _>>()
-                    .map_err(bad)?
+                let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+                Box::new(
+                    reader
+                        .into_samples::<i32>()
+                        .map(move |s| s.map(|s| s as f32 * scale)),
+                )
             }
         };
         let resampler = Resampler::new(spec.sample_rate, spec.channels, SAMPLE_RATE, channels)
             .map_err(|e| file_err(path, e.to_string()))?;
-        let in_frames = samples.len() / spec.channels.max(1) as usize;
-        let remaining = (in_frames as u64 * u64::from(SAMPLE_RATE))
-            .div_ceil(u64::from(spec.sample_rate)) as usize;
+        let remaining =
+            (in_frames * u64::from(SAMPLE_RATE)).div_ceil(u64::from(spec.sample_rate)) as usize;
         Ok(WavSource {
+            path: path.to_path_buf(),
             skip: resampler.delay(),
             remaining,
-            samples: samples.into_iter(),
+            samples,
             resampler,
             channels,
             file_channels: spec.channels,
             frames: 0,
             done: false,
+            error: None,
         })
+    }
+
+    /// A read error met so far (a file cut short, say): the frames before it were handed out.
+    pub fn error(&self) -> Option<MediaError> {
+        self.error.as_ref().map(|e| file_err(&self.path, e.clone()))
     }
 
     /// The next 20 ms (the last one padded with silence); `None` at the end.
@@ -252,8 +266,23 @@ impl WavSource {
         }
         let chunk = 4800 * self.file_channels as usize;
         while self.resampler.available() < self.skip + FRAME_SAMPLES && !self.done {
-            let piece: Vec<f32> = self.samples.by_ref().take(chunk).collect();
-            if piece.is_empty() {
+            let mut piece = Vec::with_capacity(chunk);
+            for sample in self.samples.by_ref().take(chunk) {
+                match sample {
+                    Ok(x) => piece.push(x),
+                    Err(e) => {
+                        self.error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            if self.error.is_some() {
+                // Cut short: hand out what was read, and stop there.
+                self.resampler.push(&piece);
+                self.done = true;
+                let have = self.resampler.available().saturating_sub(self.skip);
+                self.remaining = self.remaining.min(have);
+            } else if piece.is_empty() {
                 // Push the resampler's delay out with silence.
                 self.resampler.push(&vec![0.0; chunk]);
                 self.done = true;
@@ -385,11 +414,15 @@ mod tests {
             ("YUV4MPEG2 H240\n", "no W"),
             ("RIFF\n", "not a YUV4MPEG2"),
             ("YUV4MPEG2 W320 H240 Fx\n", "frame rate"),
+            ("YUV4MPEG2 W320 H240 C420p10\n", "8-bit"),
         ] {
             std::fs::write(&path, header).unwrap();
             let err = Y4mReader::open(&path).unwrap_err().to_string();
             assert!(err.contains(why), "{header:?}: {err}");
         }
+        // Fields Weft doesn't know are skipped, even ones that aren't ASCII.
+        std::fs::write(&path, "YUV4MPEG2 W320 H240 \u{e9}t\u{e9}\n").unwrap();
+        assert_eq!(Y4mReader::open(&path).unwrap().dimensions(), (320, 240));
         std::fs::write(&path, vec![b'Y'; 5000]).unwrap();
         assert!(Y4mReader::open(&path).is_err());
     }
@@ -429,6 +462,13 @@ mod tests {
         assert_eq!(frames.len(), 50);
         assert!(goertzel_power(&frames[20].samples, 440.0, 48_000) > 0.05);
 
+        // Cut short: what is there comes out, then the error is there to see.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2 + 1]).unwrap();
+        let mut src = WavSource::open(&path, 1).unwrap();
+        let n = std::iter::from_fn(|| src.next_frame()).count();
+        assert!((20..50).contains(&n), "{n} frames from half a file");
+        assert!(src.error().is_some_and(|e| e.to_string().contains("a.wav")));
         std::fs::write(&path, b"RIFF....WAVEjunk").unwrap();
         assert!(WavSource::open(&path, 1).is_err());
     }

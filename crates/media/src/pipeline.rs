@@ -81,10 +81,22 @@ impl<F: FnMut(VideoFrame) -> Result<()> + Send + 'static> VideoSink for FnSink<F
     }
 }
 
+/// What an audio source had.
+#[derive(Debug)]
+pub enum Pull {
+    /// The next 20 ms.
+    Frame(AudioFrame),
+    /// Nothing yet (a device between callbacks); ask again.
+    Pending,
+    /// The source has ended.
+    End,
+}
+
 /// Something that yields 20 ms audio frames.
 pub trait AudioSource: Send + 'static {
-    /// The next frame; `Ok(None)` when the source has ended.
-    fn next_frame(&mut self) -> Result<Option<AudioFrame>>;
+    /// The next frame, or nothing yet, or the end. Waits at most about 100 ms, so that a
+    /// pipeline can notice it was stopped.
+    fn pull(&mut self) -> Result<Pull>;
     /// Whether the pipeline must pace it at 50 frames a second.
     fn paced(&self) -> bool {
         true
@@ -92,26 +104,26 @@ pub trait AudioSource: Send + 'static {
 }
 
 impl AudioSource for ToneSource {
-    fn next_frame(&mut self) -> Result<Option<AudioFrame>> {
-        Ok(Some(ToneSource::next_frame(self)))
+    fn pull(&mut self) -> Result<Pull> {
+        Ok(Pull::Frame(ToneSource::next_frame(self)))
     }
 }
 
 impl AudioSource for WavSource {
-    fn next_frame(&mut self) -> Result<Option<AudioFrame>> {
-        Ok(WavSource::next_frame(self))
+    fn pull(&mut self) -> Result<Pull> {
+        match WavSource::next_frame(self) {
+            Some(f) => Ok(Pull::Frame(f)),
+            None => self.error().map_or(Ok(Pull::End), Err),
+        }
     }
 }
 
 impl AudioSource for AudioCapture {
-    fn next_frame(&mut self) -> Result<Option<AudioFrame>> {
-        // A stalled device is reported by `recv_timeout` itself (after STALL_TIMEOUT); this
-        // only waits out the gap before that.
-        loop {
-            if let Some(f) = self.recv_timeout(Duration::from_millis(500))? {
-                return Ok(Some(f));
-            }
-        }
+    fn pull(&mut self) -> Result<Pull> {
+        // A stalled or lost device is reported by `recv_timeout` itself.
+        Ok(self
+            .recv_timeout(Duration::from_millis(100))?
+            .map_or(Pull::Pending, Pull::Frame))
     }
     fn paced(&self) -> bool {
         false
@@ -156,7 +168,7 @@ pub struct PipelineStats {
     pub frames_out: AtomicU64,
     /// Encoded bytes produced or received.
     pub bytes: AtomicU64,
-    /// Frames that failed in a codec.
+    /// Frames that failed in a codec, or (decoding) gave no picture to show.
     pub errors: AtomicU64,
 }
 
@@ -245,9 +257,9 @@ fn pace(start: Instant, n: u64, period: Duration, stop: &AtomicBool) {
 macro_rules! pipeline_handle {
     ($t:ident) => {
         impl $t {
-            /// The counters.
-            pub fn stats(&self) -> &PipelineStats {
-                &self.stats
+            /// The counters (a handle that outlives the pipeline).
+            pub fn stats(&self) -> Arc<PipelineStats> {
+                self.stats.clone()
             }
 
             /// Whether the pipeline is still running (a source that ended or failed stops it).
@@ -374,7 +386,11 @@ impl VideoSender {
                 for c in control_rx.try_iter() {
                     match c {
                         VideoControl::Keyframe => encoder.request_keyframe(),
-                        VideoControl::Bitrate(bps) => encoder.set_bitrate(bps)?,
+                        VideoControl::Bitrate(bps) => {
+                            if let Err(e) = encoder.set_bitrate(bps) {
+                                tracing::warn!("bitrate change refused: {e}");
+                            }
+                        }
                     }
                 }
                 match encoder.encode(&frame) {
@@ -416,8 +432,15 @@ impl VideoSender {
     }
 
     /// Changes the target bitrate.
-    pub fn set_bitrate(&self, bps: u32) {
+    pub fn set_bitrate(&self, bps: u32) -> Result<()> {
+        if !(50_000..=20_000_000).contains(&bps) {
+            return Err(MediaError::invalid(
+                "H.264 bitrate",
+                format!("{bps} bit/s (50 kbit/s to 20 Mbit/s)"),
+            ));
+        }
         let _ = self.control.try_send(VideoControl::Bitrate(bps));
+        Ok(())
     }
 }
 
@@ -470,7 +493,7 @@ impl VideoReceiver {
                         PipelineStats::add(&st.frames_out, 1);
                         sink.render(frame)?;
                     }
-                    Decoded::Nothing => {}
+                    Decoded::Nothing => PipelineStats::add(&st.errors, 1),
                     Decoded::NeedKeyframe => {
                         PipelineStats::add(&st.errors, 1);
                         ask = true;
@@ -562,8 +585,10 @@ impl AudioSender {
                 if paced {
                     pace(start, n, Duration::from_millis(20), &stop);
                 }
-                let Some(mut frame) = source.next_frame()? else {
-                    break;
+                let mut frame = match source.pull()? {
+                    Pull::Frame(f) => f,
+                    Pull::Pending => continue,
+                    Pull::End => break,
                 };
                 n += 1;
                 PipelineStats::add(&st.frames_in, 1);

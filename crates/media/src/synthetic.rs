@@ -54,13 +54,7 @@ pub struct TestPattern {
 impl TestPattern {
     /// A pattern of this size and rate; `pts_us` of frame `n` is `n / fps` seconds.
     pub fn new(width: u32, height: u32, fps: u32) -> Result<TestPattern> {
-        check_dimensions(width, height)?;
-        if block_size(width, height) * (CODE_COLUMNS + 1) > width || height < 64 {
-            return Err(crate::MediaError::invalid(
-                "test pattern size",
-                format!("{width}x{height} is too small to carry a frame number (at least 64x64)"),
-            ));
-        }
+        check_pattern_size(width, height)?;
         if fps == 0 || fps > 120 {
             return Err(crate::MediaError::invalid(
                 "test pattern rate",
@@ -92,8 +86,20 @@ impl TestPattern {
         let n = self.next;
         self.next = self.next.wrapping_add(1);
         let pts = self.start_us + u64::from(n) * 1_000_000 / u64::from(self.fps);
-        draw(self.width, self.height, n, pts)
+        paint(self.width, self.height, n, pts)
     }
+}
+
+/// Sizes the pattern can be drawn at and carry its frame number.
+fn check_pattern_size(width: u32, height: u32) -> Result<()> {
+    check_dimensions(width, height)?;
+    if width < 64 || height < 64 || block_size(width, height) * (CODE_COLUMNS + 1) > width {
+        return Err(crate::MediaError::invalid(
+            "test pattern size",
+            format!("{width}x{height} is too small to carry a frame number (at least 64x64)"),
+        ));
+    }
+    Ok(())
 }
 
 /// A cheap integer hash for texture and grain.
@@ -105,8 +111,13 @@ fn hash(x: u32, y: u32, n: u32) -> u32 {
     h ^ (h >> 12)
 }
 
-/// Draws frame `n` of the pattern.
-pub fn draw(width: u32, height: u32, n: u32, pts_us: u64) -> VideoFrame {
+/// Draws frame `n` of the pattern at any size the pattern takes (at least 64x64, even).
+pub fn draw(width: u32, height: u32, n: u32, pts_us: u64) -> Result<VideoFrame> {
+    check_pattern_size(width, height)?;
+    Ok(paint(width, height, n, pts_us))
+}
+
+fn paint(width: u32, height: u32, n: u32, pts_us: u64) -> VideoFrame {
     let (w, h) = (width as usize, height as usize);
     let mut data = vec![0u8; VideoFrame::i420_len(width, height)];
     let (luma, chroma) = data.split_at_mut(w * h);
@@ -363,7 +374,7 @@ mod tests {
                 assert_eq!(f.pts_us, u64::from(n) * 1_000_000 / 30);
             }
         }
-        let mut f = draw(640, 480, 0xdead_beef, 0);
+        let mut f = draw(640, 480, 0xdead_beef, 0).unwrap();
         assert_eq!(read_frame_number(&f), Some(0xdead_beef));
         // Flip one bit block: the CRC catches it.
         let b = block_size(640, 480) as usize;
@@ -378,13 +389,17 @@ mod tests {
             None
         );
         assert!(TestPattern::new(32, 32, 30).is_err());
+        assert!(
+            draw(4, 4, 0, 0).is_err(),
+            "too small: an error, not a panic"
+        );
         assert!(TestPattern::new(640, 480, 0).is_err());
     }
 
     #[test]
     fn the_pattern_moves() {
-        let a = draw(640, 480, 0, 0);
-        let b = draw(640, 480, 1, 0);
+        let a = draw(640, 480, 0, 0).unwrap();
+        let b = draw(640, 480, 1, 0).unwrap();
         assert!(b.psnr_y(&a).unwrap() < 40.0, "consecutive frames differ");
     }
 

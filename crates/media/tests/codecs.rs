@@ -116,6 +116,25 @@ fn a_lower_bitrate_set_mid_stream_takes_effect_without_a_keyframe() {
     eprintln!("{before:.0} bit/s -> {after:.0} bit/s");
     assert!(after < before * 0.6, "{before:.0} -> {after:.0}");
     assert!(enc.set_bitrate(10).is_err());
+    // Set before the first frame, and kept across a change of size.
+    let mut enc = H264Encoder::new(H264Config::default()).unwrap();
+    enc.set_bitrate(300_000).unwrap();
+    let mut pattern = TestPattern::new(640, 480, 30).unwrap();
+    let early: usize = (0..90)
+        .map(|i| enc.encode(&pattern.next_frame()).unwrap().data.len() * usize::from(i >= 30))
+        .sum();
+    let mut small = TestPattern::new(320, 240, 30).unwrap();
+    let late: usize = (0..90)
+        .map(|i| enc.encode(&small.next_frame()).unwrap().data.len() * usize::from(i >= 30))
+        .sum();
+    for (what, bytes) in [("before the first frame", early), ("after a resize", late)] {
+        let bps = bytes as f64 * 8.0 / 2.0;
+        eprintln!("300 kbit/s {what}: {bps:.0}");
+        assert!(
+            (bps - 300_000.0).abs() / 300_000.0 <= 0.25,
+            "{what}: {bps:.0} bit/s"
+        );
+    }
 }
 
 #[test]
@@ -145,7 +164,7 @@ fn after_a_lost_frame_the_decoder_shows_nothing_broken_and_recovers_at_the_next_
     // The sender answers the request with a keyframe: pictures resume, numbers continue.
     let mut enc = H264Encoder::new(H264Config::default()).unwrap();
     enc.request_keyframe();
-    let idr = enc.encode(&draw(320, 240, 20, 0)).unwrap();
+    let idr = enc.encode(&draw(320, 240, 20, 0).unwrap()).unwrap();
     enc_units[20] = idr;
     let Decoded::Frame(f) = dec.decode(&enc_units[20]) else {
         panic!("keyframe decodes")
@@ -170,7 +189,7 @@ fn a_change_of_resolution_mid_stream_is_followed() {
         .chain([(320, 240); 5])
         .enumerate()
     {
-        let unit = enc.encode(&draw(w, h, i as u32, 0)).unwrap();
+        let unit = enc.encode(&draw(w, h, i as u32, 0).unwrap()).unwrap();
         if let Decoded::Frame(f) = dec.decode(&unit) {
             assert_eq!(read_frame_number(&f), Some(i as u32));
             sizes.push((f.width, f.height));

@@ -33,6 +33,15 @@ fn threads() -> usize {
 /// that holds this lock.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Waits for `done`, polling; a liveness guard (generous), not a timing assertion.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn video_flows_through_in_order_with_timestamps_and_stops_cleanly() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -44,7 +53,9 @@ fn video_flows_through_in_order_with_timestamps_and_stops_cleanly() {
         VideoReceiver::start(
             FnSink(move |f: weft_media::VideoFrame| {
                 let latency = now_us().saturating_sub(f.pts_us);
-                seen.lock().unwrap().push((read_frame_number(&f), latency));
+                seen.lock()
+                    .unwrap()
+                    .push((read_frame_number(&f), f.pts_us, latency));
                 Ok(())
             }),
             &Codec::Builtin,
@@ -65,9 +76,20 @@ fn video_flows_through_in_order_with_timestamps_and_stops_cleanly() {
         },
     )
     .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        sender.set_bitrate(10).is_err(),
+        "out-of-range bitrate refused at the call"
+    );
+    let sender_stats = sender.stats();
+    wait_for("90 frames captured", || sender_stats.snapshot().0 >= 90);
     sender.stop();
-    std::thread::sleep(Duration::from_millis(300));
+    let sent = sender_stats.snapshot();
+    let (in_sent, dropped_at_capture, encoded) = (sent.0, sent.1, sent.2);
+    wait_for("the receiver to drain", || {
+        let (pushed, dropped, out, _, errors) = receiver.stats().snapshot();
+        pushed == encoded && out + dropped + errors == pushed
+    });
+    let received = receiver.stats().snapshot();
     let receiver = Arc::try_unwrap(receiver).expect("sender gone");
     receiver.stop();
     assert_eq!(threads(), before, "every pipeline thread joined");
@@ -75,36 +97,49 @@ fn video_flows_through_in_order_with_timestamps_and_stops_cleanly() {
     let shown = shown.lock().unwrap();
     let numbers: Vec<u32> = shown
         .iter()
-        .map(|(n, _)| n.expect("readable frame number"))
+        .map(|(n, _, _)| n.expect("readable frame number"))
         .collect();
-    assert!(
-        numbers.len() >= 80,
-        "{} frames in 3 s at 30 fps",
-        numbers.len()
+    // Every frame captured is shown, or counted where it was dropped.
+    let lost = dropped_at_capture + received.1 + received.4;
+    assert_eq!(
+        numbers.len() as u64 + lost,
+        in_sent,
+        "{sent:?} {received:?}"
     );
     assert!(
-        numbers.windows(2).all(|w| w[1] == w[0] + 1),
-        "in order, none missing: {numbers:?}"
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "in order: {numbers:?}"
     );
-    let mut latencies: Vec<u64> = shown.iter().map(|(_, l)| *l).collect();
+    let gaps: u64 = numbers.windows(2).map(|w| u64::from(w[1] - w[0] - 1)).sum();
+    assert!(
+        gaps <= lost,
+        "every missing number accounted for: {gaps} > {lost}"
+    );
+    // Timestamps are the pattern's: frame n at n/30 s after the start.
+    for (n, pts, _) in shown.iter() {
+        assert_eq!(*pts, start + u64::from(n.unwrap()) * 1_000_000 / 30);
+    }
+    let mut latencies: Vec<u64> = shown.iter().map(|(_, _, l)| *l).collect();
     latencies.sort_unstable();
-    // The pattern's timestamps are the pacing clock's, so latency is measurable end to end;
-    // it is printed, not asserted (timing belongs in weft-bench).
-    eprintln!("capture-to-sink p50 {} µs", latencies[latencies.len() / 2]);
+    // Printed, not asserted: timing belongs in weft-bench.
+    eprintln!(
+        "capture-to-sink p50 {} µs; {lost} of {in_sent} dropped",
+        latencies[latencies.len() / 2]
+    );
 }
 
 #[test]
-fn a_slow_sink_drops_frames_instead_of_queueing_them() {
+fn a_slow_sink_drops_frames_instead_of_queueing_them_and_shows_nothing_broken() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let rendered = Arc::new(Mutex::new(0u32));
+    let rendered = Arc::new(Mutex::new(Vec::new()));
     let r = rendered.clone();
     let asked = Arc::new(Mutex::new(0u32));
     let a = asked.clone();
     let receiver = Arc::new(
         VideoReceiver::start(
-            FnSink(move |_f| {
+            FnSink(move |f: weft_media::VideoFrame| {
                 std::thread::sleep(Duration::from_millis(150));
-                *r.lock().unwrap() += 1;
+                r.lock().unwrap().push(read_frame_number(&f));
                 Ok(())
             }),
             &Codec::Builtin,
@@ -124,17 +159,24 @@ fn a_slow_sink_drops_frames_instead_of_queueing_them() {
         },
     )
     .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    wait_for("a dropped unit", || receiver.stats().snapshot().1 >= 1);
+    wait_for("a keyframe request", || *asked.lock().unwrap() >= 1);
     sender.stop();
-    let (pushed, dropped, _, _, _) = receiver.stats().snapshot();
-    assert!(dropped >= 1, "{dropped} of {pushed} dropped");
-    // After a drop nothing broken is shown: deltas are skipped until a keyframe.
-    let rendered = *rendered.lock().unwrap();
-    assert!(rendered <= 15, "{rendered} rendered");
+    // The queue never held more than its 4: everything beyond was dropped and counted.
+    let (pushed, dropped, shown, _, skipped) = receiver.stats().snapshot();
     assert!(
-        *asked.lock().unwrap() >= 1,
-        "a keyframe is asked for after dropping"
+        pushed - dropped - shown - skipped <= 4 + 1,
+        "{pushed} {dropped} {shown} {skipped}"
     );
+    // Nothing broken is shown: after a drop, delta frames wait for a keyframe, so every
+    // picture rendered is whole (its block code reads back) and in order.
+    let rendered = rendered.lock().unwrap();
+    assert!(!rendered.is_empty());
+    let numbers: Vec<u32> = rendered
+        .iter()
+        .map(|n| n.expect("a whole picture"))
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
 }
 
 #[test]
@@ -187,17 +229,26 @@ fn audio_flows_through_the_playout_buffer_with_its_tone_and_markers() {
     )
     .unwrap();
     let level = sender.level();
-    let started = Instant::now();
-    std::thread::sleep(Duration::from_secs(2));
+    wait_for("two seconds played", || {
+        played.lock().unwrap().len() >= 2 * SAMPLE_RATE as usize
+    });
     assert!(
         level.speaking() && level.level_dbfs() > -12.0,
         "{}",
         level.level_dbfs()
     );
+    // Muted: frames are still metered ("you're muted") but no longer sent.
     sender.set_muted(true);
-    std::thread::sleep(Duration::from_millis(500));
+    let (in_at_mute, _, out_at_mute, _, _) = sender.stats().snapshot();
+    wait_for("25 more frames captured", || {
+        sender.stats().snapshot().0 >= in_at_mute + 25
+    });
+    let (_, _, out_after, _, _) = sender.stats().snapshot();
+    assert!(
+        out_after <= out_at_mute + 1,
+        "muted frames are not sent: {out_at_mute} -> {out_after}"
+    );
     assert!(level.speaking(), "the meter still hears a muted speaker");
-    let sent = sender.stats().snapshot();
     sender.stop();
     let stats = receiver.playout_stats();
     let receiver = Arc::try_unwrap(receiver).expect("sender gone");
@@ -205,24 +256,16 @@ fn audio_flows_through_the_playout_buffer_with_its_tone_and_markers() {
     assert_eq!(threads(), before, "every pipeline thread joined");
 
     let played = played.lock().unwrap();
-    let seconds = started.elapsed().as_secs_f64();
-    assert!(
-        played.len() as f64 >= (seconds - 0.3) * f64::from(SAMPLE_RATE),
-        "{} samples",
-        played.len()
-    );
     let tone = goertzel_power(&played[24_000..48_000], 440.0, SAMPLE_RATE);
     assert!(tone > 0.03, "tone heard: {tone}");
     let mut det = MarkerDetector::new(440.0, 1760.0);
     let onsets = det.push(&played[..96_000.min(played.len())]);
     assert!(onsets.len() >= 3, "markers every 500 ms: {onsets:?}");
-    for w in onsets.windows(2) {
-        assert!((w[1] - w[0]).abs_diff(24_000) <= 480, "{onsets:?}");
-    }
-    assert!(
-        sent.2 >= 95 && sent.2 <= 110,
-        "muted frames are not sent: {} sent",
-        sent.2
-    );
     assert_eq!(stats.late + stats.duplicates, 0, "{stats:?}");
+    if stats.concealed == 0 && stats.dropped == 0 {
+        // With nothing lost, the markers are exactly 500 ms apart in what was played.
+        for w in onsets.windows(2) {
+            assert!((w[1] - w[0]).abs_diff(24_000) <= 240, "{onsets:?}");
+        }
+    }
 }

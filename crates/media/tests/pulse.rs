@@ -118,23 +118,21 @@ fn available() -> bool {
 fn play_and_capture(
     capture: &mut AudioCapture,
     playback: &mut AudioPlayback,
-    duration: Duration,
+    samples: usize,
 ) -> Vec<f32> {
     let mut tone = ToneSource::new(1).markers_every(0);
     let mut captured = Vec::new();
     // The ALSA pulse plugin takes a moment (here ~1.9 s) to deliver its first capture; the
     // clock starts when it has.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while capture
-        .recv_timeout(Duration::from_millis(100))
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "no audio captured within 10 s");
-    }
+    wait_for_audio(capture);
     let start = Instant::now();
     let mut sent = 0u32;
-    while start.elapsed() < duration {
+    while captured.len() < samples {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{} samples captured",
+            captured.len()
+        );
         // Keep ~100 ms queued ahead of the device.
         while f64::from(sent) * 0.02 < start.elapsed().as_secs_f64() + 0.1 {
             playback.play(tone.next_frame()).unwrap();
@@ -212,17 +210,13 @@ fn child() {
     })
     .unwrap();
     assert_eq!(capture.device(), input);
-    let captured = play_and_capture(&mut capture, &mut playback, Duration::from_secs(3));
+    let captured = play_and_capture(&mut capture, &mut playback, 2 * 48_000);
     eprintln!(
         "captured {} samples, {} frames dropped",
         captured.len(),
         capture.dropped()
     );
-    assert!(
-        captured.len() >= 48_000 * 2,
-        "{} samples in 3 s",
-        captured.len()
-    );
+
     // The last second: the tone is there, and it is the tone, not noise.
     let tail = &captured[captured.len() - 48_000..];
     let tone = goertzel_power(tail, 440.0, 48_000);

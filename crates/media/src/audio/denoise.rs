@@ -34,6 +34,9 @@ impl NoiseSuppressor {
     /// Denoises a frame in place.
     pub fn process(&mut self, frame: &mut AudioFrame) {
         let ch = frame.channels as usize;
+        if ch == 0 {
+            return;
+        }
         if ch != self.states.len() {
             *self = NoiseSuppressor::new(frame.channels);
         }

@@ -403,7 +403,8 @@ pub struct AudioCapture {
     dropped: Arc<AtomicU64>,
     events: Vec<DeviceEvent>,
     /// When the last frame came (or the stream started).
-    last_frame: std::time::Instant,
+    /// `now_us()` of the device's last callback (pushed ahead at start for start-up time).
+    last_callback: Arc<AtomicU64>,
 }
 
 /// A stream that has delivered nothing for this long is treated as lost: some hosts (ALSA
@@ -436,12 +437,22 @@ fn retire(stream: Option<cpal::Stream>) {
     }
 }
 
+/// What a capture stream's callback shares with its handle.
+#[derive(Clone)]
+struct CaptureShared {
+    tx: Sender<AudioFrame>,
+    /// The reader's end too, so that a full queue drops its oldest frame, not the newest.
+    rx: Receiver<AudioFrame>,
+    dropped: Arc<AtomicU64>,
+    /// `now_us()` of the device's last callback (pushed ahead at start for start-up time).
+    last_callback: Arc<AtomicU64>,
+}
+
 fn build_capture<T>(
     device: &cpal::Device,
     config: &cpal::StreamConfig,
     channels: u16,
-    tx: Sender<AudioFrame>,
-    dropped: Arc<AtomicU64>,
+    shared: CaptureShared,
     on_error: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<cpal::Stream>
 where
@@ -450,10 +461,22 @@ where
 {
     let mut resampler = Resampler::new(config.sample_rate, config.channels, SAMPLE_RATE, channels)?;
     let mut converted = Vec::new();
+    // Capture times count samples from the first callback, so frames delivered together
+    // in one large host buffer still get times 20 ms apart.
+    let mut anchor: Option<u64> = None;
+    let mut emitted = 0u64;
+    let (rate, device_channels) = (
+        u64::from(config.sample_rate),
+        u64::from(config.channels.max(1)),
+    );
     device
         .build_input_stream::<T, _, _>(
             *config,
             move |data: &[T], _| {
+                let now = now_us();
+                shared.last_callback.store(now, Ordering::Relaxed);
+                let buffered_us = data.len() as u64 * 1_000_000 / (rate * device_channels);
+                let start = *anchor.get_or_insert(now.saturating_sub(buffered_us));
                 converted.clear();
                 converted.extend(data.iter().map(|&s| s.to_sample::<f32>()));
                 resampler.push(&converted);
@@ -461,10 +484,13 @@ where
                     let frame = AudioFrame {
                         samples,
                         channels,
-                        pts_us: now_us().saturating_sub(20_000),
+                        pts_us: start + emitted * 20_000,
                     };
-                    if let Err(TrySendError::Full(_)) = tx.try_send(frame) {
-                        dropped.fetch_add(1, Ordering::Relaxed);
+                    emitted += 1;
+                    if let Err(TrySendError::Full(frame)) = shared.tx.try_send(frame) {
+                        let _ = shared.rx.try_recv();
+                        shared.dropped.fetch_add(1, Ordering::Relaxed);
+                        let _ = shared.tx.try_send(frame);
                     }
                 }
             },
@@ -492,7 +518,7 @@ impl AudioCapture {
             lost: Lost::new(),
             dropped: Arc::new(AtomicU64::new(0)),
             events: Vec::new(),
-            last_frame: std::time::Instant::now(),
+            last_callback: Arc::new(AtomicU64::new(0)),
             config,
         };
         capture.open_first()?;
@@ -503,24 +529,26 @@ impl AudioCapture {
         let id = device_id(device);
         let supported = device.default_input_config().map_err(audio_err)?;
         let lost = Lost::new();
+        // Starting can take a while on some hosts: allow for it before calling it stalled.
+        self.last_callback
+            .store(now_us() + 3_000_000, Ordering::Relaxed);
         let stream = open_stream(&id, &supported, |config| {
-            let (tx, dropped, ch) = (
-                self.sender.clone(),
-                self.dropped.clone(),
-                self.config.channels,
-            );
-            let on_error = lost.error_callback(id.clone());
+            let shared = CaptureShared {
+                tx: self.sender.clone(),
+                rx: self.frames.clone(),
+                dropped: self.dropped.clone(),
+                last_callback: self.last_callback.clone(),
+            };
+            let (ch, on_error) = (self.config.channels, lost.error_callback(id.clone()));
             by_sample_format!(
                 supported.sample_format(),
                 id,
-                build_capture(device, config, ch, tx, dropped, on_error)
+                build_capture(device, config, ch, shared, on_error)
             )
         })?;
         self.stream = Some(stream);
         self.lost = lost;
         self.device = id;
-        // Starting can take a while on some hosts: allow for it once.
-        self.last_frame = std::time::Instant::now() + Duration::from_secs(3);
         Ok(())
     }
 
@@ -543,9 +571,8 @@ impl AudioCapture {
     /// reopens on the default device when falling back is allowed, else returns
     /// [`MediaError::DeviceLost`].
     fn check(&mut self) -> Result<()> {
-        let stalled = std::time::Instant::now()
-            .checked_duration_since(self.last_frame)
-            .is_some_and(|d| d > STALL_TIMEOUT);
+        let last = self.last_callback.load(Ordering::Relaxed);
+        let stalled = now_us().saturating_sub(last) > STALL_TIMEOUT.as_micros() as u64;
         if !self.lost.flag.load(Ordering::SeqCst) && !stalled {
             return Ok(());
         }
@@ -564,10 +591,7 @@ impl AudioCapture {
         }
         self.check()?;
         match self.frames.recv_timeout(timeout) {
-            Ok(f) => {
-                self.last_frame = std::time::Instant::now();
-                Ok(Some(f))
-            }
+            Ok(f) => Ok(Some(f)),
             Err(_) => {
                 self.check()?;
                 Ok(None)
@@ -672,6 +696,11 @@ where
                         }),
                     };
                     let Some(frame) = next else { break };
+                    if frame.channels != channels {
+                        // A pull source handing the wrong layout would play at the wrong speed.
+                        tracing::debug!("playback: dropped a {}-channel frame", frame.channels);
+                        continue;
+                    }
                     resampler.push(&frame.samples);
                     filled += resampler.fill(&mut buf[filled..]);
                 }
@@ -784,6 +813,15 @@ impl AudioPlayback {
     pub fn play(&mut self, frame: AudioFrame) -> Result<()> {
         self.check()?;
         frame.validate()?;
+        if frame.channels != self.config.channels {
+            return Err(MediaError::invalid(
+                "audio frame",
+                format!(
+                    "{} channels into a {}-channel playback",
+                    frame.channels, self.config.channels
+                ),
+            ));
+        }
         let max = (self.config.max_queue_ms / crate::frame::FRAME_MS).max(1) as usize;
         let mut q = self
             .queue

@@ -63,7 +63,12 @@ pub enum Pushed {
     Late,
     /// Already held or played; dropped.
     Duplicate,
+    /// Further ahead of the stream than the buffer holds; dropped.
+    TooFarAhead,
 }
+
+/// A sequence number this far (in frames, 20 s) from the highest seen starts a new stream.
+pub const RESTART_DISTANCE: u64 = 1000;
 
 /// Counters a call's statistics show.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -80,6 +85,8 @@ pub struct PlayoutStats {
     pub duplicates: u64,
     /// Packets dropped to keep the delay or the buffer within its limits.
     pub dropped: u64,
+    /// Times the sender's sequence numbers jumped and the stream was started over.
+    pub restarts: u64,
     /// Jitter estimate in microseconds (RFC 3550's interarrival jitter).
     pub jitter_us: u64,
     /// Delay the buffer currently aims for, in frames.
@@ -161,9 +168,31 @@ impl PlayoutBuffer {
         }
     }
 
+    /// Forgets the stream: the next packet starts a new one.
+    fn restart(&mut self) {
+        self.packets.clear();
+        self.next = None;
+        self.highest = None;
+        self.last_arrival = None;
+        self.misses = 0;
+    }
+
     /// Takes a packet that arrived at `arrival_us` (the receiver's clock).
     pub fn push(&mut self, packet: EncodedAudio, arrival_us: u64) -> Pushed {
-        let ext = self.extend(packet.seq);
+        let mut ext = self.extend(packet.seq);
+        if let Some(h) = self.highest {
+            let distance = ext.abs_diff(h);
+            if distance > RESTART_DISTANCE {
+                // Far from everything seen (a sender that restarted its count): a new stream.
+                self.stats.restarts += 1;
+                self.restart();
+                ext = self.extend(packet.seq);
+            } else if ext > h && ext - h > self.config.capacity as u64 {
+                // Further ahead than the buffer holds: it would push out everything real.
+                self.stats.dropped += 1;
+                return Pushed::TooFarAhead;
+            }
+        }
         if self.next.is_some_and(|n| ext < n) {
             self.stats.late += 1;
             return Pushed::Late;
@@ -173,7 +202,10 @@ impl PlayoutBuffer {
             return Pushed::Duplicate;
         }
         if let Some((a0, p0)) = self.last_arrival {
-            let d = (arrival_us as i64 - a0 as i64) - (packet.pts_us as i64 - p0 as i64);
+            // Timestamps come from the peer: no arithmetic on them may overflow.
+            let d = (i128::from(arrival_us) - i128::from(a0))
+                - (i128::from(packet.pts_us) - i128::from(p0));
+            let d = i64::try_from(d).unwrap_or(i64::MAX);
             self.jitter_us += (d.unsigned_abs() as f64 - self.jitter_us) / 16.0;
         }
         self.last_arrival = Some((arrival_us, packet.pts_us));
@@ -224,14 +256,13 @@ impl PlayoutBuffer {
             self.stats.played += 1;
             return Playout::Packet(p);
         }
-        let pts_us = self.last_pts + FRAME_US;
+        let pts_us = self.last_pts.saturating_add(FRAME_US);
         self.last_pts = pts_us;
         if self.packets.is_empty() {
             self.misses += 1;
             if self.misses > self.config.max_delay_frames {
                 // The stream stopped (or DTX went quiet): start over when it comes back.
-                self.next = None;
-                self.misses = 0;
+                self.restart();
                 return Playout::Buffering;
             }
         }
@@ -391,6 +422,37 @@ mod tests {
         });
         assert_eq!(first, Some(1000u32.wrapping_sub(500).wrapping_sub(2)));
         assert_eq!(b.stats().dropped, 1000 - 2);
+    }
+
+    #[test]
+    fn a_packet_far_ahead_is_refused_and_a_restarted_sender_is_followed() {
+        let mut b = PlayoutBuffer::new(PlayoutConfig::default());
+        for seq in 0..10 {
+            b.push(packet(seq), u64::from(seq) * FRAME_US);
+        }
+        // Hostile or corrupt: 500 frames ahead. Refused; the real stream plays on.
+        assert_eq!(b.push(packet(510), 0), Pushed::TooFarAhead);
+        let played: Vec<_> = (0..5).map(|_| kind(&b.pop())).collect();
+        assert!(
+            played.iter().all(|k| k.parse::<u32>().is_ok()),
+            "{played:?}"
+        );
+        // The sender restarted its count from 7 000 000: a new stream, which plays.
+        for seq in 7_000_000..7_000_005 {
+            assert_eq!(b.push(packet(seq), 0), Pushed::Held);
+        }
+        let next = (0..3).map(|_| b.pop()).find_map(|p| match p {
+            Playout::Packet(p) => Some(p.seq),
+            _ => None,
+        });
+        assert!(next.is_some_and(|s| s >= 7_000_000), "{next:?}");
+        assert_eq!(b.stats().restarts, 1);
+        // Hostile timestamps don't overflow anything.
+        let mut p = packet(7_000_005);
+        p.pts_us = u64::MAX;
+        b.push(p, 0);
+        b.pop();
+        b.pop();
     }
 
     #[test]

@@ -58,7 +58,7 @@ mod imp {
     }
 
     /// Sorts a nokhwa error into the error a person can act on.
-    fn classify(index: Option<u32>, e: nokhwa::NokhwaError) -> MediaError {
+    pub(super) fn classify(index: Option<u32>, e: nokhwa::NokhwaError) -> MediaError {
         let text = e.to_string();
         let lower = text.to_lowercase();
         if lower.contains("permission denied")
@@ -291,6 +291,35 @@ impl Camera {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "camera")]
+    #[test]
+    fn camera_errors_are_sorted_into_what_a_person_can_act_on() {
+        use nokhwa::NokhwaError;
+        let e = |s: &str| {
+            imp::classify(
+                Some(2),
+                NokhwaError::OpenDeviceError("/dev/video2".into(), s.into()),
+            )
+        };
+        assert!(matches!(
+            e("Permission denied (os error 13)"),
+            MediaError::CameraPermission(_)
+        ));
+        assert!(matches!(
+            e("No such file or directory (os error 2)"),
+            MediaError::NoCamera(Some(2))
+        ));
+        assert!(matches!(
+            e("Device or resource busy"),
+            MediaError::Camera(_)
+        ));
+        assert!(
+            e("Permission denied")
+                .to_string()
+                .starts_with("permission to use the camera was refused")
+        );
+    }
 
     #[test]
     fn with_no_camera_attached_the_list_is_empty_and_opening_says_so() {

@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn rgba_round_trip_keeps_the_picture_and_its_frame_number() {
-        let original = draw(640, 480, 77, 5);
+        let original = draw(640, 480, 77, 5).unwrap();
         let rgba = to_rgba(&original).unwrap();
         let back = to_i420(PixelFormat::Rgba, 640, 480, &rgba, 5).unwrap();
         assert!(back.psnr_y(&original).unwrap() > 40.0);
@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn camera_layouts_convert_exactly() {
-        let original = draw(320, 240, 3, 0);
+        let original = draw(320, 240, 3, 0).unwrap();
         let (w, h) = (320usize, 240usize);
         // YUYV made from the I420 original (chroma duplicated vertically).
         let mut yuyv = Vec::with_capacity(w * h * 2);

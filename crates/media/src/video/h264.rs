@@ -106,9 +106,12 @@ impl YUVSource for Planes<'_> {
 /// Encodes I420 frames to H.264 access units.
 pub struct H264Encoder {
     inner: Encoder,
+    codec: Codec,
     config: H264Config,
     keyframe_wanted: bool,
     frames: u64,
+    /// Size of the last frame encoded.
+    dimensions: Option<(u32, u32)>,
 }
 
 impl std::fmt::Debug for H264Encoder {
@@ -160,9 +163,11 @@ impl H264Encoder {
         let inner = Encoder::with_api_config(codec.load()?, encoder_config(&config))?;
         Ok(H264Encoder {
             inner,
+            codec: codec.clone(),
             config,
             keyframe_wanted: false,
             frames: 0,
+            dimensions: None,
         })
     }
 
@@ -182,10 +187,19 @@ impl H264Encoder {
         if !(50_000..=20_000_000).contains(&bps) {
             return Err(MediaError::invalid("H.264 bitrate", format!("{bps} bit/s")));
         }
-        if self.frames > 0 {
-            set_running_bitrate(&mut self.inner, bps)?;
-        }
         self.config.bitrate_bps = bps;
+        if self.frames > 0 {
+            set_running_bitrate(&mut self.inner, bps)
+        } else {
+            // Not yet initialised: the new setting goes in when it is.
+            self.rebuild()
+        }
+    }
+
+    /// A fresh encoder with the settings in force (OpenH264's own re-initialisation on a
+    /// change of size would go back to the bitrate it was created with).
+    fn rebuild(&mut self) -> Result<()> {
+        self.inner = Encoder::with_api_config(self.codec.load()?, encoder_config(&self.config))?;
         Ok(())
     }
 
@@ -198,6 +212,13 @@ impl H264Encoder {
                 "plane sizes don't match its dimensions",
             ));
         }
+        let size = (frame.width, frame.height);
+        if self.dimensions.is_some_and(|d| d != size) {
+            // A new size starts with a keyframe in any case.
+            self.rebuild()?;
+            self.keyframe_wanted = false;
+        }
+        self.dimensions = Some(size);
         if self.keyframe_wanted && self.frames > 0 {
             self.inner.force_intra_frame();
         }
@@ -328,8 +349,14 @@ impl H264Decoder {
             .decode_with_options(&unit.data, DecodeOptions::default())
         {
             Ok(Some(yuv)) => {
-                self.needs_keyframe = false;
                 let (w, h) = yuv.dimensions();
+                if check_dimensions(w as u32, h as u32).is_err() {
+                    // A picture size Weft can't show (odd, or over 4K) from the peer.
+                    self.errors += 1;
+                    self.needs_keyframe = true;
+                    return Decoded::NeedKeyframe;
+                }
+                self.needs_keyframe = false;
                 let (sy, su, sv) = yuv.strides();
                 let mut data = Vec::with_capacity(VideoFrame::i420_len(w as u32, h as u32));
                 for (plane, stride, pw, ph) in [
