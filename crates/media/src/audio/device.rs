@@ -299,27 +299,81 @@ fn closed(configured: Option<&str>) -> MediaError {
     }
 }
 
-/// What capture and playback share: one stream on one device, opened, lost and reopened the
-/// same way.
-trait Supervised {
-    const DIRECTION: Direction;
-    /// Builds and starts the stream on `device`.
-    fn start(&mut self, device: &cpal::Device) -> Result<()>;
-    /// The device asked for, and whether falling back to the default is allowed.
-    fn wanted(&self) -> (Option<String>, bool);
-    /// The open stream, its device's id, and the events not yet taken.
-    fn parts(
-        &mut self,
-    ) -> (
-        &mut Option<cpal::Stream>,
-        &mut String,
-        &mut Vec<DeviceEvent>,
-    );
+/// The stream a capture or playback has open, and what became of it.
+struct Live {
+    stream: Option<cpal::Stream>,
+    /// Id of the device in use (empty while lost).
+    device: String,
+    lost: Arc<Lost>,
+    events: Vec<DeviceEvent>,
+    /// `now_us()` of the device's last callback (pushed ahead at start for start-up time).
+    last_callback: Arc<AtomicU64>,
+}
+
+impl Live {
+    fn new() -> Live {
+        Live {
+            stream: None,
+            device: String::new(),
+            lost: Lost::new(),
+            events: Vec::new(),
+            last_callback: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn stalled(&self) -> bool {
+        let last = self.last_callback.load(Ordering::Relaxed);
+        now_us().saturating_sub(last) > STALL_TIMEOUT.as_micros() as u64
+    }
 
     fn fell_back(&mut self, from: String) {
-        let (_, device, events) = self.parts();
-        let to = device.clone();
-        events.push(DeviceEvent::FellBack { from, to });
+        let to = self.device.clone();
+        self.events.push(DeviceEvent::FellBack { from, to });
+    }
+}
+
+/// What capture and playback share: one stream on one device, opened, watched, lost and
+/// reopened the same way.
+trait Supervised {
+    const DIRECTION: Direction;
+    /// How a stall is described in [`MediaError::DeviceLost`].
+    const STALLED: &'static str;
+    /// The device's own format for this direction.
+    fn supported(device: &cpal::Device) -> Result<cpal::SupportedStreamConfig>;
+    /// Builds (not starts) a stream for one config.
+    fn build(
+        &self,
+        device: &cpal::Device,
+        supported: &cpal::SupportedStreamConfig,
+        config: &cpal::StreamConfig,
+        on_error: Box<dyn FnMut(cpal::Error) + Send>,
+    ) -> Result<cpal::Stream>;
+    /// The device asked for, and whether falling back to the default is allowed.
+    fn wanted(&self) -> (Option<String>, bool);
+    fn live(&mut self) -> &mut Live;
+
+    /// Builds and starts the stream on `device`.
+    fn start(&mut self, device: &cpal::Device) -> Result<()> {
+        let id = device_id(device);
+        let supported = Self::supported(device)?;
+        let lost = Lost::new();
+        // Starting can take a while on some hosts: allow for it before calling it stalled.
+        self.live()
+            .last_callback
+            .store(now_us() + 3_000_000, Ordering::Relaxed);
+        let stream = open_stream(&id, &supported, |config| {
+            self.build(
+                device,
+                &supported,
+                config,
+                Box::new(lost.error_callback(id.clone())),
+            )
+        })?;
+        let live = self.live();
+        live.stream = Some(stream);
+        live.lost = lost;
+        live.device = id;
+        Ok(())
     }
 
     /// Opens the device asked for, or the default if it is missing and that is allowed.
@@ -328,17 +382,31 @@ trait Supervised {
         let (device, fell_back) = open_device(Self::DIRECTION, id.as_deref(), fallback)?;
         self.start(&device)?;
         if fell_back {
-            self.fell_back(id.unwrap_or_default());
+            self.live().fell_back(id.unwrap_or_default());
         }
         Ok(())
     }
 
-    /// After a loss: records it, closes the stream, and reopens on the default device if
-    /// that is allowed and works; else [`MediaError::DeviceLost`].
-    fn recover(&mut self, reason: String) -> Result<()> {
-        let fallback = self.wanted().1;
-        let (stream, device, events) = self.parts();
-        let (from, lost) = record_loss(stream, device, events, reason);
+    /// If the device was lost (an error from the host, or no callback for
+    /// [`STALL_TIMEOUT`]): records it, closes the stream, and reopens on the default device
+    /// if that is allowed and works; else [`MediaError::DeviceLost`].
+    fn check(&mut self) -> Result<()> {
+        let (configured, fallback) = self.wanted();
+        let live = self.live();
+        if live.stream.is_none() {
+            return Err(closed(configured.as_deref()));
+        }
+        let stalled = live.stalled();
+        if !live.lost.flag.load(Ordering::SeqCst) && !stalled {
+            return Ok(());
+        }
+        let reason = if stalled {
+            format!("{} for {} s", Self::STALLED, STALL_TIMEOUT.as_secs())
+        } else {
+            live.lost.reason()
+        };
+        let (from, lost) =
+            record_loss(&mut live.stream, &mut live.device, &mut live.events, reason);
         if !fallback {
             return Err(lost);
         }
@@ -348,44 +416,37 @@ trait Supervised {
         if self.start(&device).is_err() {
             return Err(lost);
         }
-        self.fell_back(from);
+        self.live().fell_back(from);
         Ok(())
     }
 }
 
-/// Capture and playback are both supervised the same way, and close their stream off-thread
-/// on drop.
+/// Capture and playback share their supervision, their device id and events, and close
+/// their stream off-thread on drop.
 macro_rules! supervised {
-    ($t:ident, $direction:ident) => {
-        impl Supervised for $t {
-            const DIRECTION: Direction = Direction::$direction;
-            fn start(&mut self, device: &cpal::Device) -> Result<()> {
-                self.start_stream(device)
+    ($t:ident) => {
+        impl $t {
+            /// The id of the device in use.
+            pub fn device(&self) -> &str {
+                &self.live.device
             }
-            fn wanted(&self) -> (Option<String>, bool) {
-                (self.config.device.clone(), self.config.fallback)
-            }
-            fn parts(
-                &mut self,
-            ) -> (
-                &mut Option<cpal::Stream>,
-                &mut String,
-                &mut Vec<DeviceEvent>,
-            ) {
-                (&mut self.stream, &mut self.device, &mut self.events)
+
+            /// Device events since the last call.
+            pub fn take_events(&mut self) -> Vec<DeviceEvent> {
+                std::mem::take(&mut self.live.events)
             }
         }
 
         impl Drop for $t {
             fn drop(&mut self) {
-                retire(self.stream.take());
+                retire(self.live.stream.take());
             }
         }
 
         impl std::fmt::Debug for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($t))
-                    .field("device", &self.device)
+                    .field("device", &self.live.device)
                     .finish()
             }
         }
@@ -395,16 +456,10 @@ macro_rules! supervised {
 /// Captures from an input device, handing out 48 kHz frames of 20 ms.
 pub struct AudioCapture {
     config: CaptureConfig,
-    stream: Option<cpal::Stream>,
-    device: String,
+    live: Live,
     frames: Receiver<AudioFrame>,
     sender: Sender<AudioFrame>,
-    lost: Arc<Lost>,
     dropped: Arc<AtomicU64>,
-    events: Vec<DeviceEvent>,
-    /// When the last frame came (or the stream started).
-    /// `now_us()` of the device's last callback (pushed ahead at start for start-up time).
-    last_callback: Arc<AtomicU64>,
 }
 
 /// A stream that has delivered nothing for this long is treated as lost: some hosts (ALSA
@@ -453,7 +508,7 @@ fn build_capture<T>(
     config: &cpal::StreamConfig,
     channels: u16,
     shared: CaptureShared,
-    on_error: impl FnMut(cpal::Error) + Send + 'static,
+    on_error: Box<dyn FnMut(cpal::Error) + Send>,
 ) -> Result<cpal::Stream>
 where
     T: SizedSample,
@@ -511,50 +566,14 @@ impl AudioCapture {
         }
         let (sender, frames) = crossbeam_channel::bounded(config.queue_frames.max(1));
         let mut capture = AudioCapture {
-            stream: None,
-            device: String::new(),
+            live: Live::new(),
             frames,
             sender,
-            lost: Lost::new(),
             dropped: Arc::new(AtomicU64::new(0)),
-            events: Vec::new(),
-            last_callback: Arc::new(AtomicU64::new(0)),
             config,
         };
         capture.open_first()?;
         Ok(capture)
-    }
-
-    fn start_stream(&mut self, device: &cpal::Device) -> Result<()> {
-        let id = device_id(device);
-        let supported = device.default_input_config().map_err(audio_err)?;
-        let lost = Lost::new();
-        // Starting can take a while on some hosts: allow for it before calling it stalled.
-        self.last_callback
-            .store(now_us() + 3_000_000, Ordering::Relaxed);
-        let stream = open_stream(&id, &supported, |config| {
-            let shared = CaptureShared {
-                tx: self.sender.clone(),
-                rx: self.frames.clone(),
-                dropped: self.dropped.clone(),
-                last_callback: self.last_callback.clone(),
-            };
-            let (ch, on_error) = (self.config.channels, lost.error_callback(id.clone()));
-            by_sample_format!(
-                supported.sample_format(),
-                id,
-                build_capture(device, config, ch, shared, on_error)
-            )
-        })?;
-        self.stream = Some(stream);
-        self.lost = lost;
-        self.device = id;
-        Ok(())
-    }
-
-    /// The id of the device in use.
-    pub fn device(&self) -> &str {
-        &self.device
     }
 
     /// Frames dropped because the reader fell behind.
@@ -562,33 +581,8 @@ impl AudioCapture {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Device events since the last call.
-    pub fn take_events(&mut self) -> Vec<DeviceEvent> {
-        std::mem::take(&mut self.events)
-    }
-
-    /// If the device was lost (an error from the host, or nothing for [`STALL_TIMEOUT`]),
-    /// reopens on the default device when falling back is allowed, else returns
-    /// [`MediaError::DeviceLost`].
-    fn check(&mut self) -> Result<()> {
-        let last = self.last_callback.load(Ordering::Relaxed);
-        let stalled = now_us().saturating_sub(last) > STALL_TIMEOUT.as_micros() as u64;
-        if !self.lost.flag.load(Ordering::SeqCst) && !stalled {
-            return Ok(());
-        }
-        let reason = if stalled {
-            format!("no audio for {} s", STALL_TIMEOUT.as_secs())
-        } else {
-            self.lost.reason()
-        };
-        self.recover(reason)
-    }
-
     /// The next frame, waiting up to `timeout`; `Ok(None)` if none came in time.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<AudioFrame>> {
-        if self.stream.is_none() {
-            return Err(closed(self.config.device.as_deref()));
-        }
         self.check()?;
         match self.frames.recv_timeout(timeout) {
             Ok(f) => Ok(Some(f)),
@@ -600,7 +594,41 @@ impl AudioCapture {
     }
 }
 
-supervised!(AudioCapture, Input);
+impl Supervised for AudioCapture {
+    const DIRECTION: Direction = Direction::Input;
+    const STALLED: &'static str = "no audio";
+    fn supported(device: &cpal::Device) -> Result<cpal::SupportedStreamConfig> {
+        device.default_input_config().map_err(audio_err)
+    }
+    fn build(
+        &self,
+        device: &cpal::Device,
+        supported: &cpal::SupportedStreamConfig,
+        config: &cpal::StreamConfig,
+        on_error: Box<dyn FnMut(cpal::Error) + Send>,
+    ) -> Result<cpal::Stream> {
+        let shared = CaptureShared {
+            tx: self.sender.clone(),
+            rx: self.frames.clone(),
+            dropped: self.dropped.clone(),
+            last_callback: self.live.last_callback.clone(),
+        };
+        let ch = self.config.channels;
+        by_sample_format!(
+            supported.sample_format(),
+            device_id(device),
+            build_capture(device, config, ch, shared, on_error)
+        )
+    }
+    fn wanted(&self) -> (Option<String>, bool) {
+        (self.config.device.clone(), self.config.fallback)
+    }
+    fn live(&mut self) -> &mut Live {
+        &mut self.live
+    }
+}
+
+supervised!(AudioCapture);
 
 /// How to open playback.
 #[derive(Clone, Debug)]
@@ -626,7 +654,40 @@ impl Default for PlaybackConfig {
     }
 }
 
-supervised!(AudioPlayback, Output);
+impl Supervised for AudioPlayback {
+    const DIRECTION: Direction = Direction::Output;
+    const STALLED: &'static str = "the device stopped asking for audio";
+    fn supported(device: &cpal::Device) -> Result<cpal::SupportedStreamConfig> {
+        device.default_output_config().map_err(audio_err)
+    }
+    fn build(
+        &self,
+        device: &cpal::Device,
+        supported: &cpal::SupportedStreamConfig,
+        config: &cpal::StreamConfig,
+        on_error: Box<dyn FnMut(cpal::Error) + Send>,
+    ) -> Result<cpal::Stream> {
+        let shared = Shared {
+            queue: self.queue.clone(),
+            source: self.source.clone(),
+            last_callback: self.live.last_callback.clone(),
+        };
+        let ch = self.config.channels;
+        by_sample_format!(
+            supported.sample_format(),
+            device_id(device),
+            build_playback(device, config, ch, shared, on_error)
+        )
+    }
+    fn wanted(&self) -> (Option<String>, bool) {
+        (self.config.device.clone(), self.config.fallback)
+    }
+    fn live(&mut self) -> &mut Live {
+        &mut self.live
+    }
+}
+
+supervised!(AudioPlayback);
 
 /// Where a playback stream gets its audio: called on the device's thread whenever it needs
 /// the next 20 ms (a playout buffer's `pull`, or the queue [`AudioPlayback::play`] fills).
@@ -642,14 +703,9 @@ struct Queue {
 /// Plays 48 kHz frames on an output device, resampled to its rate.
 pub struct AudioPlayback {
     config: PlaybackConfig,
-    stream: Option<cpal::Stream>,
-    device: String,
+    live: Live,
     queue: Arc<Mutex<Queue>>,
     source: Arc<Mutex<Option<PullSource>>>,
-    lost: Arc<Lost>,
-    events: Vec<DeviceEvent>,
-    /// `now_us()` of the device's last callback (pushed ahead at start for start-up time).
-    last_callback: Arc<AtomicU64>,
 }
 
 /// What a playback stream's callback shares with its handle.
@@ -665,7 +721,7 @@ fn build_playback<T>(
     config: &cpal::StreamConfig,
     channels: u16,
     shared: Shared,
-    on_error: impl FnMut(cpal::Error) + Send + 'static,
+    on_error: Box<dyn FnMut(cpal::Error) + Send>,
 ) -> Result<cpal::Stream>
 where
     T: SizedSample + FromSample<f32>,
@@ -735,77 +791,13 @@ impl AudioPlayback {
             ));
         }
         let mut playback = AudioPlayback {
-            stream: None,
-            device: String::new(),
+            live: Live::new(),
             queue: Arc::new(Mutex::new(Queue::default())),
             source: Arc::new(Mutex::new(source)),
-            lost: Lost::new(),
-            events: Vec::new(),
-            last_callback: Arc::new(AtomicU64::new(0)),
             config,
         };
         playback.open_first()?;
         Ok(playback)
-    }
-
-    fn start_stream(&mut self, device: &cpal::Device) -> Result<()> {
-        let id = device_id(device);
-        let supported = device.default_output_config().map_err(audio_err)?;
-        let lost = Lost::new();
-        // Starting can take a while on some hosts: allow for it before calling it stalled.
-        self.last_callback
-            .store(now_us() + 3_000_000, Ordering::Relaxed);
-        let stream = open_stream(&id, &supported, |config| {
-            let shared = Shared {
-                queue: self.queue.clone(),
-                source: self.source.clone(),
-                last_callback: self.last_callback.clone(),
-            };
-            let (ch, on_error) = (self.config.channels, lost.error_callback(id.clone()));
-            by_sample_format!(
-                supported.sample_format(),
-                id,
-                build_playback(device, config, ch, shared, on_error)
-            )
-        })?;
-        self.stream = Some(stream);
-        self.lost = lost;
-        self.device = id;
-        Ok(())
-    }
-
-    /// The id of the device in use.
-    pub fn device(&self) -> &str {
-        &self.device
-    }
-
-    /// Device events since the last call.
-    pub fn take_events(&mut self) -> Vec<DeviceEvent> {
-        std::mem::take(&mut self.events)
-    }
-
-    fn stalled(&self) -> bool {
-        let last = self.last_callback.load(Ordering::Relaxed);
-        now_us().saturating_sub(last) > STALL_TIMEOUT.as_micros() as u64
-    }
-
-    fn check(&mut self) -> Result<()> {
-        if self.stream.is_none() {
-            return Err(closed(self.config.device.as_deref()));
-        }
-        let stalled = self.stalled();
-        if !self.lost.flag.load(Ordering::SeqCst) && !stalled {
-            return Ok(());
-        }
-        let reason = if stalled {
-            format!(
-                "the device stopped asking for audio for {} s",
-                STALL_TIMEOUT.as_secs()
-            )
-        } else {
-            self.lost.reason()
-        };
-        self.recover(reason)
     }
 
     /// Queues a frame (for streams opened with [`AudioPlayback::open`]). Past
