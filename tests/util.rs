@@ -106,7 +106,6 @@ pub struct RelayProcess {
 impl RelayProcess {
     /// Starts `weft relay --listen LISTEN --relay-dir DIR` and waits until it listens.
     pub fn start(dir: &Path, listen: &str) -> RelayProcess {
-        use std::io::BufRead;
         let mut child = Command::new(weft_bin())
             .args(["relay", "--listen", listen, "--relay-dir"])
             .arg(dir)
@@ -115,15 +114,9 @@ impl RelayProcess {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start weft relay");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("relay address");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected relay output {line:?}"))
-            .to_owned();
+        let addr = weft_relay::read_announcement(child.stdout.take().expect("stdout"))
+            .expect("relay address")
+            .to_string();
         RelayProcess { child, addr }
     }
 

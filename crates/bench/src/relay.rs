@@ -5,7 +5,6 @@
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -47,7 +46,7 @@ pub fn serve(o: &ServerOpts) -> Result<()> {
         config.limits.conns_per_addr = 1_000_000;
         config.limits.max_conns = 1_000_000;
         let running = weft_relay::start(&config).await?;
-        println!("listening on {}", running.addr);
+        println!("{}", weft_relay::announcement(running.addr));
         // Until the parent closes our stdin.
         let mut line = String::new();
         let _ = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await;
@@ -166,13 +165,7 @@ impl RelayProcess {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .context("relay address")?
-            .to_owned();
+        let addr = weft_relay::read_announcement(child.stdout.take().context("stdout")?)?;
         Ok(RelayProcess {
             pid: child.id(),
             child,

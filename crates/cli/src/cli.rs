@@ -2442,7 +2442,7 @@ fn relay(
         if json {
             println!("{}", serde_json::json!({ "listening": addr.to_string() }));
         } else {
-            println!("listening on {addr}");
+            println!("{}", weft_relay::announcement(addr));
         }
     })
 }

@@ -80,6 +80,23 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     })
 }
 
+/// The line a relay process prints on stdout once it listens, so that scripts and tests can
+/// find a relay started on port 0 (`weft-relay`, `weft relay`, weft-bench's relay).
+pub fn announcement(addr: SocketAddr) -> String {
+    format!("listening on {addr}")
+}
+
+/// Reads a relay process's [`announcement`] from its stdout: the address it listens on.
+pub fn read_announcement(stdout: impl std::io::Read) -> std::io::Result<SocketAddr> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    line.trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("unexpected relay output {line:?}")))
+}
+
 /// Runs a relay until SIGINT or SIGTERM, then shuts it down gracefully; `on_listen` is told
 /// the address once it listens. What both `weft-relay` and `weft relay` run.
 pub fn run_until_signal(config: &Config, on_listen: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {

@@ -40,7 +40,7 @@ fn main() -> std::process::ExitCode {
     };
     // The address on stdout, so scripts and tests can find a relay started on port 0.
     #[allow(clippy::print_stdout)]
-    let announce = |addr| println!("listening on {addr}");
+    let announce = |addr| println!("{}", weft_relay::announcement(addr));
     match weft_relay::run_until_signal(&config, announce) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use futures_util::{SinkExt, StreamExt};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,16 +38,8 @@ impl Relay {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start weft-relay");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
+        let addr = weft_relay::read_announcement(child.stdout.take().expect("stdout"))
             .expect("relay address");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected relay output {line:?}"))
-            .parse()
-            .expect("address");
         Relay {
             child,
             addr,
