@@ -211,6 +211,13 @@ fn child() {
     .unwrap();
     assert_eq!(capture.device(), input);
     let captured = play_and_capture(&mut capture, &mut playback, 2 * 48_000);
+    // Playback kept its queue within its 200 ms and its device is still there.
+    assert!(
+        playback.queued_ms() <= 200,
+        "{} ms queued",
+        playback.queued_ms()
+    );
+    playback.poll().unwrap();
     eprintln!(
         "captured {} samples, {} frames dropped",
         captured.len(),

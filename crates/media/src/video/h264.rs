@@ -16,7 +16,7 @@ use openh264::encoder::{
     BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod,
     RateControlMode, SpsPpsStrategy, UsageType,
 };
-use openh264::formats::{YUVSlices, YUVSource};
+use openh264::formats::YUVSource;
 
 use crate::frame::{EncodedVideo, VideoFrame, check_dimensions};
 use crate::{MediaError, Result};
@@ -389,14 +389,4 @@ impl H264Decoder {
             }
         }
     }
-}
-
-/// Splits an access unit's picture into plane slices, for callers that paint YUV directly.
-pub fn planes(frame: &VideoFrame) -> YUVSlices<'_> {
-    let w = frame.width as usize;
-    YUVSlices::new(
-        (frame.y(), frame.u(), frame.v()),
-        (w, frame.height as usize),
-        (w, w / 2, w / 2),
-    )
 }
