@@ -23,9 +23,17 @@ pub struct Message {
     /// `"<emoji> <user id>"` -> reacted. One flat key per person and emoji, so concurrent
     /// reactions never collide on a shared sub-map.
     pub reactions: BTreeMap<String, bool>,
+    // The three below are left out while they hold their default: a message is the most
+    // numerous entity, and every field written is an operation on every replica for the life of
+    // the document. Only a plain field can be: `edits` and `reactions` stay, because two devices
+    // each creating the missing list or map at once would lose one side's entry.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub pinned: bool,
+    /// Set when the message is sent and never changed after.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
     /// Also posted to the channel (a thread reply shown in the channel).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub broadcast: bool,
 }
 

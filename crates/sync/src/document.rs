@@ -1,7 +1,9 @@
 //! One Automerge document with Weft's entity layout, and the local and remote changes to it.
 
 use crate::{DocId, Hash, SyncError, json};
-use automerge::legacy::{Key as LegacyKey, ObjectId as LegacyObj};
+use automerge::legacy::{
+    Key as LegacyKey, ObjectId as LegacyObj, Op as LegacyOp, OpId as LegacyOpId,
+};
 use automerge::{
     ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value,
     transaction::{CommitOptions, Transactable},
@@ -19,6 +21,161 @@ pub struct Applied {
     pub touched: Touched,
     /// The changes new to this document, as received.
     pub new_changes: Vec<LocalChange>,
+    /// The current value of touched entities the batch created whole, read off its operations
+    /// (reading them back from the document costs more than applying them); the others are
+    /// read with [`Document::get_json`].
+    pub values: Values,
+}
+
+/// Entities' current values, by (collection, key).
+pub type Values = HashMap<(String, String), serde_json::Value>;
+
+/// Entities being rebuilt from the operations that created them, in [`Document::touched_by`].
+#[derive(Default)]
+struct Built {
+    /// The object made at each entity's key, or `None` once the entity cannot be rebuilt from
+    /// this batch alone (an existing entity, an overwrite, a delete, an out-of-order insert).
+    entities: HashMap<(String, String), Option<LegacyOpId>>,
+    objects: HashMap<LegacyOpId, BuiltObj>,
+}
+
+enum BuiltObj {
+    Map(
+        serde_json::Map<String, serde_json::Value>,
+        HashMap<String, LegacyOpId>,
+    ),
+    /// Items, and the element the next append must come after.
+    List(Vec<Slot>, Option<LegacyOpId>),
+}
+
+enum Slot {
+    Value(serde_json::Value),
+    Obj(LegacyOpId),
+}
+
+/// Deepest nesting rebuilt from operations; deeper entities are read from the document.
+const MAX_BUILT_DEPTH: usize = 32;
+
+impl Built {
+    /// An operation on a collection, at an entity's key.
+    fn entity_op(&mut self, entity: &(String, String), op: &LegacyOp, id: LegacyOpId) {
+        use automerge::legacy::OpType;
+        let fresh = !self.entities.contains_key(entity)
+            && op.pred.is_empty()
+            && matches!(op.action, OpType::Make(ObjType::Map | ObjType::List));
+        if !fresh {
+            self.entities.insert(entity.clone(), None);
+            return;
+        }
+        let obj = match op.action {
+            OpType::Make(ObjType::List) => BuiltObj::List(Vec::new(), None),
+            _ => BuiltObj::Map(serde_json::Map::new(), HashMap::new()),
+        };
+        self.objects.insert(id.clone(), obj);
+        self.entities.insert(entity.clone(), Some(id));
+    }
+
+    /// An operation on an object inside an entity.
+    fn inner_op(&mut self, entity: &(String, String), op: &LegacyOp, id: LegacyOpId) {
+        if matches!(self.entities.get(entity), Some(Some(_))) && !self.inner_op_ok(op, id) {
+            self.entities.insert(entity.clone(), None);
+        }
+    }
+
+    fn inner_op_ok(&mut self, op: &LegacyOp, id: LegacyOpId) -> bool {
+        use automerge::legacy::{ElementId, OpType};
+        let LegacyObj::Id(target) = &op.obj else {
+            return false;
+        };
+        if !op.pred.is_empty() {
+            return false;
+        }
+        let slot = match &op.action {
+            OpType::Put(s) => Slot::Value(json::from_scalar(s)),
+            OpType::Make(ObjType::Map) => {
+                let obj = BuiltObj::Map(serde_json::Map::new(), HashMap::new());
+                self.objects.insert(id.clone(), obj);
+                Slot::Obj(id.clone())
+            }
+            OpType::Make(ObjType::List) => {
+                self.objects
+                    .insert(id.clone(), BuiltObj::List(Vec::new(), None));
+                Slot::Obj(id.clone())
+            }
+            _ => return false,
+        };
+        match (self.objects.get_mut(target), &op.key) {
+            (Some(BuiltObj::Map(values, children)), LegacyKey::Map(k)) if !op.insert => {
+                let k = k.to_string();
+                if values.contains_key(&k) || children.contains_key(&k) {
+                    return false;
+                }
+                match slot {
+                    Slot::Value(v) => {
+                        values.insert(k, v);
+                    }
+                    Slot::Obj(o) => {
+                        children.insert(k, o);
+                    }
+                }
+                true
+            }
+            (Some(BuiltObj::List(items, last)), LegacyKey::Seq(after)) if op.insert => {
+                let appends = match (after, &*last) {
+                    (ElementId::Head, None) => true,
+                    (ElementId::Id(a), Some(l)) => a == l,
+                    _ => false,
+                };
+                if appends {
+                    items.push(slot);
+                    *last = Some(id);
+                }
+                appends
+            }
+            _ => false,
+        }
+    }
+
+    /// The value of every entity rebuilt whole and confirmed by `alone` (no rival value).
+    fn finish(mut self, mut alone: impl FnMut(&str, &str) -> bool) -> Values {
+        let entities = std::mem::take(&mut self.entities);
+        let mut out = Values::new();
+        for ((coll, key), root) in entities {
+            let Some(root) = root else { continue };
+            if !alone(&coll, &key) {
+                continue;
+            }
+            if let Some(v) = self.render(&root, 0) {
+                out.insert((coll, key), v);
+            }
+        }
+        out
+    }
+
+    fn render(&mut self, id: &LegacyOpId, depth: usize) -> Option<serde_json::Value> {
+        if depth > MAX_BUILT_DEPTH {
+            return None;
+        }
+        match self.objects.remove(id)? {
+            BuiltObj::Map(mut values, children) => {
+                for (k, child) in children {
+                    let v = self.render(&child, depth + 1)?;
+                    values.insert(k, v);
+                }
+                Some(serde_json::Value::Object(values))
+            }
+            BuiltObj::List(items, _) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(match item {
+                        Slot::Value(v) => v,
+                        Slot::Obj(child) => self.render(&child, depth + 1)?,
+                    });
+                }
+                Some(serde_json::Value::Array(out))
+            }
+        }
+    }
 }
 
 /// Where an object sits in a Weft document.
@@ -286,7 +443,7 @@ impl Document {
         } else {
             self.touched_by(&fresh)
         };
-        let Some(touched) = quick else {
+        let Some((touched, values)) = quick else {
             let touched = self.touched_between(&before, &after);
             let new_changes = self
                 .doc
@@ -300,10 +457,12 @@ impl Document {
             return Ok(Applied {
                 touched,
                 new_changes,
+                values: Values::new(),
             });
         };
         Ok(Applied {
             touched,
+            values,
             new_changes: fresh
                 .iter()
                 .map(|c| LocalChange {
@@ -314,13 +473,15 @@ impl Document {
         })
     }
 
-    /// Entities the operations of `changes` (all applied) write to; `None` when an operation
-    /// sits somewhere the layout does not place (the caller diffs instead).
-    fn touched_by(&mut self, changes: &[Change]) -> Option<Touched> {
+    /// Entities the operations of `changes` (all applied) write to, and the current value of
+    /// each one they created whole; `None` when an operation sits somewhere the layout does not
+    /// place (the caller diffs instead).
+    fn touched_by(&mut self, changes: &[Change]) -> Option<(Touched, Values)> {
         // Where each object sits: the document root, a collection, or inside an entity.
         let mut place: HashMap<LegacyObj, Place> = HashMap::new();
         place.insert(LegacyObj::Root, Place::Root);
         let mut out = Touched::new();
+        let mut built = Built::default();
         for change in changes {
             let expanded = change.decode();
             let start = expanded.start_op.get();
@@ -337,25 +498,37 @@ impl Document {
                     LegacyKey::Map(k) => Some(k.to_string()),
                     LegacyKey::Seq(_) => None,
                 };
+                let id = || automerge::legacy::OpId(start + i as u64, expanded.actor_id.clone());
                 let here = match (&at, key) {
                     (Place::Root, Some(coll)) => Place::Collection(coll),
                     (Place::Collection(coll), Some(key)) => {
-                        out.insert((coll.clone(), key.clone()));
+                        let entity = (coll.clone(), key.clone());
+                        built.entity_op(&entity, op, id());
+                        out.insert(entity);
                         Place::Entity(coll.clone(), key)
                     }
                     (Place::Entity(coll, key), _) => {
-                        out.insert((coll.clone(), key.clone()));
+                        let entity = (coll.clone(), key.clone());
+                        built.inner_op(&entity, op, id());
+                        out.insert(entity);
                         at.clone()
                     }
                     _ => return None,
                 };
                 if matches!(op.action, automerge::legacy::OpType::Make(_)) {
-                    let id = automerge::legacy::OpId(start + i as u64, expanded.actor_id.clone());
-                    place.insert(LegacyObj::Id(id), here);
+                    place.insert(LegacyObj::Id(id()), here);
                 }
             }
         }
-        Some(out)
+        let values = built.finish(|coll, key| {
+            // The entity is what this batch made only if no other value sits at its key (one
+            // made concurrently elsewhere, or before and never seen by its author).
+            self.collection(coll)
+                .ok()
+                .and_then(|c| self.doc.get_all(&c, key).ok())
+                .is_some_and(|all| all.len() == 1)
+        });
+        Some((out, values))
     }
 
     /// Where an object made by an earlier change sits, from its path in the document.
@@ -558,7 +731,7 @@ mod tests {
                 .create(
                     "labels",
                     &key,
-                    &json!({"name": format!("n{at}"), "tags": {}, "log": [], "gone": null}),
+                    &json!({"name": format!("n{at}"), "tags": {}, "log": [{"at": at}, [1, 2]], "gone": null}),
                 )
                 .unwrap(),
             (1, true) => d.set("labels", &key, &["name"], &format!("x{at}")).unwrap(),
@@ -616,11 +789,63 @@ mod tests {
                 for ch in &applied.new_changes {
                     proptest::prop_assert!(batch.contains(&ch.bytes) || reverse);
                 }
+                for ((coll, key), v) in &applied.values {
+                    proptest::prop_assert!(applied.touched.contains(&(coll.clone(), key.clone())));
+                    proptest::prop_assert_eq!(Some(v.clone()), b.get_json(coll, key).unwrap());
+                }
             }
             let mut a2 = a;
             sync_pair(&mut a2, &mut c);
             proptest::prop_assert_eq!(b.heads(), a2.heads());
         }
+    }
+
+    /// Entities a batch creates whole are read off its operations, equal to what the document
+    /// holds; an entity another device created at the same key at the same time is not (its
+    /// value depends on which one wins), and is read back from the document instead.
+    #[test]
+    fn created_entities_are_rebuilt_from_their_operations() {
+        let mut a = Document::new(ws(), [1; 16]);
+        let v = json!({"name": "bug", "n": 3, "on": true, "tags": {"x": {"y": [1, "two", {"z": false}]}},
+                       "log": [[], {}, 2.5]});
+        a.create("labels", "l1", &v).unwrap();
+        a.create("labels", "l2", &json!({"name": "ux"})).unwrap();
+        a.commit(1).unwrap();
+        a.create("labels", "l3", &json!({"name": "later"})).unwrap();
+        a.commit(2).unwrap();
+        let mut b = Document::new(ws(), [2; 16]);
+        let applied = b.apply_batch(a.changes_since(&[])).unwrap();
+        assert_eq!(
+            applied.values.len(),
+            3,
+            "{:?} of {:?}",
+            applied.values,
+            applied.touched
+        );
+        for ((coll, key), v) in &applied.values {
+            assert_eq!(Some(v.clone()), b.get_json(coll, key).unwrap(), "{key}");
+        }
+        assert_eq!(applied.values[&("labels".into(), "l1".into())], v);
+
+        // Concurrent creation of one key: neither side's batch claims to know the value.
+        let mut c = Document::new(ws(), [3; 16]);
+        c.create("labels", "l1", &json!({"name": "rival"})).unwrap();
+        c.commit(3).unwrap();
+        let applied = c.apply_batch(a.changes_since(&[])).unwrap();
+        assert!(!applied.values.contains_key(&("labels".into(), "l1".into())));
+        assert!(applied.values.contains_key(&("labels".into(), "l2".into())));
+        assert!(applied.touched.contains(&("labels".into(), "l1".into())));
+
+        // An edit of an existing entity is read from the document.
+        a.set("labels", "l2", &["name"], &"design").unwrap();
+        let edit = a.commit(4).unwrap();
+        let applied = b.apply_batch(vec![edit.bytes]).unwrap();
+        assert!(applied.values.is_empty());
+        assert_eq!(applied.touched.len(), 1);
+        assert_eq!(
+            b.get_json("labels", "l2").unwrap(),
+            Some(json!({"name": "design"}))
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub mod wire;
 
 pub use bundle::Bundle;
 pub use doc_id::{DocId, DocKind};
-pub use document::{Applied, Document, LocalChange, Touched};
+pub use document::{Applied, Document, LocalChange, Touched, Values};
 pub use error::SyncError;
 pub use session::{Credential, Event, Session, SessionState};
 
