@@ -1,5 +1,7 @@
 //! Weft scenario tests: real `weft` processes, real SQLite files, several replicas.
 //!
+//! - `bulk`        — a large remote batch (applied on two threads) lands what small batches
+//!   land; a bad change deep inside it leaves nothing behind.
 //! - `cli`         — the `weft` binary end to end: two people's replicas merging through change
 //!   files; exit codes and messages scripts rely on.
 //! - `crash`       — a `weft` write loop killed with SIGKILL a hundred times: every edit it
@@ -25,6 +27,7 @@
 
 mod util;
 
+mod bulk;
 mod cli;
 mod convergence;
 mod crash;

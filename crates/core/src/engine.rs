@@ -347,7 +347,19 @@ impl Engine {
             }
             None => return Ok(false),
         };
+        let cached = Cached {
+            doc,
+            changes_since_snapshot: n,
+            last_used: self.uses,
+        };
+        self.cache(id.clone(), cached);
+        Ok(true)
+    }
+
+    /// Keeps a document in the cache, evicting the least recently used one when full.
+    fn cache(&mut self, id: DocId, cached: Cached) {
         if self.docs.len() >= DOC_CACHE
+            && !self.docs.contains_key(&id)
             && let Some(oldest) = self
                 .docs
                 .iter()
@@ -356,15 +368,7 @@ impl Engine {
         {
             self.docs.remove(&oldest);
         }
-        self.docs.insert(
-            id.clone(),
-            Cached {
-                doc,
-                changes_since_snapshot: n,
-                last_used: self.uses,
-            },
-        );
-        Ok(true)
+        self.docs.insert(id, cached);
     }
 
     /// Reads a document (loading it); `None` when this replica does not have it.
@@ -528,134 +532,120 @@ impl Engine {
     /// Applies changes to several documents in ONE transaction, in which `extra` also runs (a
     /// relay cursor, keys received). Workspace documents go first, so the channels and boards
     /// that messages and tasks refer to are known when those land.
+    ///
+    /// A large batch is applied in steps of [`APPLY_STEP`] changes on two threads: while the
+    /// store writes one step's rows, the next step is applied to the documents (the two halves
+    /// cost about the same, and a catch-up is nothing but this). Either side's error rolls the
+    /// whole transaction back and drops the documents from the cache, so memory never holds
+    /// what the store does not.
     pub(crate) fn apply_remote_docs(
         &mut self,
-        mut docs: Vec<(DocId, Vec<Vec<u8>>)>,
-        extra: impl FnOnce(&Tx<'_>) -> Result<()>,
+        docs: Vec<(DocId, Vec<Vec<u8>>)>,
+        extra: impl FnOnce(&Tx<'_>) -> Result<()> + Send,
     ) -> Result<ImportReport> {
-        docs.sort_by_key(|(id, _)| id.kind());
-        let now = self.now();
-        let mut report = ImportReport::default();
-        struct Prepared {
-            id: DocId,
-            doc_id: String,
-            heads: Vec<u8>,
-            pending: usize,
-            rows: Vec<(String, String, Option<serde_json::Value>)>,
-            new_changes: Vec<weft_sync::LocalChange>,
-            snapshot: Option<Vec<u8>>,
-            touched: Touched,
-        }
-        let mut prepared: Vec<Prepared> = Vec::with_capacity(docs.len());
-        let fail = |e: &mut Engine, prepared: &[Prepared], extra: Option<&DocId>| {
-            for p in prepared {
-                e.docs.remove(&p.id);
-            }
-            if let Some(id) = extra {
-                e.docs.remove(id);
-            }
-        };
+        // One entry per document, in kind order.
+        let mut merged: Vec<(DocId, Vec<Vec<u8>>)> = Vec::with_capacity(docs.len());
         for (id, changes) in docs {
+            match merged.iter_mut().find(|(d, _)| *d == id) {
+                Some((_, c)) => c.extend(changes),
+                None => merged.push((id, changes)),
+            }
+        }
+        merged.sort_by_key(|(id, _)| id.kind());
+        for (id, _) in &merged {
             if id.kind() == DocKind::Personal
                 && self
                     .me
                     .and_then(|m| id.object_id().map(|o| o != m.user))
                     .unwrap_or(true)
             {
-                fail(self, &prepared, None);
                 // Another user's private document has no business here.
                 return Err(CoreError::Forbidden(format!(
                     "{id} is another user's personal document"
                 )));
             }
-            if let Err(e) = self.load(&id, true) {
-                fail(self, &prepared, None);
-                return Err(e);
-            }
-            report.documents += 1;
-            report.changes_received += changes.len();
-            let Some(cached) = self.docs.get_mut(&id) else {
-                fail(self, &prepared, None);
-                return Err(CoreError::NotFound(id.to_string()));
-            };
-            let applied = match cached.doc.apply_batch(changes) {
-                Ok(a) => a,
-                Err(e) => {
-                    fail(self, &prepared, Some(&id));
-                    return Err(e.into());
-                }
-            };
-            let (touched, new_changes) = (applied.touched, applied.new_changes);
-            report.changes_new += new_changes.len();
-            let pending = cached.doc.pending_changes();
-            report.changes_pending += pending;
-            let heads = flat(&cached.doc.heads());
-            let mut rows = Vec::with_capacity(touched.len());
-            for (coll, key) in &touched {
-                rows.push((coll.clone(), key.clone(), cached.doc.get_json(coll, key)?));
-            }
-            cached.changes_since_snapshot += new_changes.len();
-            let snapshot =
-                (cached.changes_since_snapshot >= COMPACT_HARD).then(|| cached.doc.save());
-            prepared.push(Prepared {
+        }
+        // The documents leave the cache while they change, and return only once stored.
+        let mut work: Vec<Work> = Vec::with_capacity(merged.len());
+        for (id, changes) in merged {
+            self.load(&id, true)?;
+            let cached = self
+                .docs
+                .remove(&id)
+                .ok_or_else(|| CoreError::NotFound(id.to_string()))?;
+            work.push(Work {
                 doc_id: id.to_string(),
                 id,
-                heads,
-                pending,
-                rows,
-                new_changes,
-                snapshot,
-                touched,
+                cached,
+                changes,
+                touched: Touched::new(),
+                snapshot: false,
             });
         }
-        let notify = &self.notify;
-        let me = self.me;
-        let res = self.store.write(|tx| -> Result<(usize, usize)> {
-            let (mut ok, mut bad) = (0, 0);
-            for p in &prepared {
-                let (id, doc_id) = (&p.id, &p.doc_id);
-                for c in &p.new_changes {
-                    tx.append_change(doc_id, &c.hash, &c.bytes)?;
+        let now = self.now();
+        let total: usize = work.iter().map(|w| w.changes.len()).sum();
+        let mut report = ImportReport::default();
+        let (store, notify, me) = (&mut self.store, &self.notify, self.me);
+        let (produced, written) = if total >= PIPELINE_MIN {
+            std::thread::scope(|s| {
+                let (send, pieces) = std::sync::mpsc::sync_channel::<Piece>(2);
+                let writer = s.spawn(move || {
+                    store.write(|tx| -> Result<(usize, usize)> {
+                        let counts = write_pieces(tx, notify, me, now, pieces.into_iter())?;
+                        extra(tx)?;
+                        Ok(counts)
+                    })
+                });
+                let produced = produce(&mut work, &mut report, |p| send.send(p).is_ok());
+                if produced.is_ok() {
+                    let _ = send.send(Piece::Done);
                 }
-                tx.set_heads(doc_id, &p.heads, true)?;
-                tx.set_pending(doc_id, p.pending)?;
-                for (coll, key, value) in &p.rows {
-                    let Some(v) = value else { continue };
-                    match Engine::with_source(id, |src| tx.project(src, coll, key, v)) {
-                        Ok(pr) => {
-                            ok += 1;
-                            crate::notify::after_projection(tx, notify, me, id, coll, key, v, &pr, false, now)?;
-                        }
-                        Err(weft_store::StoreError::Entity { collection, key, reason }) => {
-                            tracing::warn!(doc = %doc_id, %collection, %key, %reason, "entity left out of the read model");
-                            bad += 1;
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+                drop(send);
+                let written = writer.join().unwrap_or_else(|_| {
+                    Err(CoreError::Net(
+                        "the store writer stopped unexpectedly".into(),
+                    ))
+                });
+                (produced, written)
+            })
+        } else {
+            let mut pieces = Vec::new();
+            let produced = produce(&mut work, &mut report, |p| {
+                pieces.push(p);
+                true
+            });
+            let written = match &produced {
+                Ok(()) => {
+                    pieces.push(Piece::Done);
+                    store.write(|tx| -> Result<(usize, usize)> {
+                        let counts = write_pieces(tx, notify, me, now, pieces.into_iter())?;
+                        extra(tx)?;
+                        Ok(counts)
+                    })
                 }
-                if let Some(s) = &p.snapshot {
-                    tx.compact(doc_id, s)?;
-                }
+                Err(_) => Ok((0, 0)),
+            };
+            (produced, written)
+        };
+        // An apply error explains more than the writer's "stopped early"; either way the
+        // transaction rolled back and the changed documents are dropped with `work`.
+        produced?;
+        let (ok, bad) = written?;
+        report.entities_updated = ok;
+        report.entities_rejected = bad;
+        for w in work {
+            self.uses += 1;
+            let mut cached = w.cached;
+            cached.last_used = self.uses;
+            if w.snapshot {
+                cached.changes_since_snapshot = 0;
             }
-            extra(tx)?;
-            Ok((ok, bad))
-        });
-        match res {
-            Ok((ok, bad)) => {
-                report.entities_updated = ok;
-                report.entities_rejected = bad;
-            }
-            Err(e) => {
-                fail(self, &prepared, None);
-                return Err(e);
-            }
-        }
-        for p in prepared {
+            self.cache(w.id.clone(), cached);
             self.written(
-                &p.id,
-                p.snapshot.is_some(),
-                p.doc_id,
-                p.touched.into_iter().collect(),
+                &w.id,
+                false,
+                w.doc_id,
+                w.touched.into_iter().collect(),
                 true,
             )?;
         }
@@ -766,20 +756,32 @@ impl Engine {
 
     /// Snapshots every document that has changes since its last snapshot (storage compaction).
     pub fn compact_all(&mut self) -> Result<usize> {
-        self.compact_docs(1)
+        Ok(self.compact_docs(1, None)?.0)
     }
 
     /// Background upkeep, off the edit path: snapshots documents with many changes, merges
     /// full-text index segments (at most `UPKEEP_BUDGET` per call) and checkpoints the WAL.
     /// Returns whether index merging has work left for the next call.
     pub fn maintain(&mut self) -> Result<bool> {
-        self.compact_docs(COMPACT_EVERY)?;
-        Ok(self.store.upkeep(UPKEEP_BUDGET)?)
+        let started = std::time::Instant::now();
+        let more = self.compact_docs(COMPACT_EVERY, Some(UPKEEP_BUDGET / 2))?.1;
+        let left = UPKEEP_BUDGET.saturating_sub(started.elapsed());
+        Ok(self.store.upkeep(left)? || more)
     }
 
-    fn compact_docs(&mut self, min: usize) -> Result<usize> {
+    /// Snapshots documents with at least `min` changes since their last snapshot, stopping
+    /// once `budget` is spent; returns how many, and whether some were left for next time.
+    fn compact_docs(
+        &mut self,
+        min: usize,
+        budget: Option<std::time::Duration>,
+    ) -> Result<(usize, bool)> {
+        let started = std::time::Instant::now();
         let mut n = 0;
         for doc in self.store.docs_to_compact(min)? {
+            if budget.is_some_and(|b| started.elapsed() >= b) {
+                return Ok((n, true));
+            }
             let id: DocId = doc.parse()?;
             self.load(&id, false)?;
             let Some(c) = self.docs.get_mut(&id) else {
@@ -791,7 +793,7 @@ impl Engine {
             self.store.write(|tx| tx.compact(&doc_id, &snapshot))?;
             n += 1;
         }
-        Ok(n)
+        Ok((n, false))
     }
 
     /// Every document this replica holds.
@@ -843,6 +845,160 @@ impl Engine {
     pub(crate) fn tx_write<R>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<R>) -> Result<R> {
         self.store.write(f)
     }
+}
+
+/// Changes applied per step of a large remote batch (see [`Engine::apply_remote_docs`]).
+pub const APPLY_STEP: usize = 250;
+/// Batches with fewer changes are applied on the calling thread alone.
+pub const PIPELINE_MIN: usize = 2 * APPLY_STEP;
+
+/// A document taken out of the cache while a remote batch changes it.
+struct Work {
+    id: DocId,
+    doc_id: String,
+    cached: Cached,
+    changes: Vec<Vec<u8>>,
+    touched: Touched,
+    /// A snapshot replaced its stored changes.
+    snapshot: bool,
+}
+
+/// What one step of a remote batch hands the store.
+enum Piece {
+    /// Changes new to a document and the entities they touched, with their current values.
+    Step {
+        id: DocId,
+        doc_id: String,
+        new_changes: Vec<weft_sync::LocalChange>,
+        rows: Vec<(String, String, Option<serde_json::Value>)>,
+    },
+    /// A document is done: its heads, what waits for missing changes, and a snapshot to keep.
+    End {
+        doc_id: String,
+        heads: Vec<u8>,
+        pending: usize,
+        snapshot: Option<Vec<u8>>,
+    },
+    /// Every document is done; without this the transaction rolls back.
+    Done,
+}
+
+/// Applies each document's changes step by step, handing each step to `send` (which says
+/// whether the store still listens).
+fn produce(
+    work: &mut [Work],
+    report: &mut ImportReport,
+    mut send: impl FnMut(Piece) -> bool,
+) -> Result<()> {
+    for w in work.iter_mut() {
+        report.documents += 1;
+        report.changes_received += w.changes.len();
+        let mut changes = std::mem::take(&mut w.changes).into_iter().peekable();
+        let mut new_total = 0;
+        while changes.peek().is_some() {
+            let step: Vec<Vec<u8>> = changes.by_ref().take(APPLY_STEP).collect();
+            let applied = w.cached.doc.apply_batch(step)?;
+            let mut values = applied.values;
+            let mut rows = Vec::with_capacity(applied.touched.len());
+            for (coll, key) in &applied.touched {
+                let value = match values.remove(&(coll.clone(), key.clone())) {
+                    Some(v) => Some(v),
+                    None => w.cached.doc.get_json(coll, key)?,
+                };
+                rows.push((coll.clone(), key.clone(), value));
+            }
+            new_total += applied.new_changes.len();
+            w.touched.extend(applied.touched);
+            let piece = Piece::Step {
+                id: w.id.clone(),
+                doc_id: w.doc_id.clone(),
+                new_changes: applied.new_changes,
+                rows,
+            };
+            if !send(piece) {
+                return Err(CoreError::Net("the store stopped taking changes".into()));
+            }
+        }
+        report.changes_new += new_total;
+        let pending = w.cached.doc.pending_changes();
+        report.changes_pending += pending;
+        w.cached.changes_since_snapshot += new_total;
+        let snapshot =
+            (w.cached.changes_since_snapshot >= COMPACT_HARD).then(|| w.cached.doc.save());
+        w.snapshot = snapshot.is_some();
+        let piece = Piece::End {
+            doc_id: w.doc_id.clone(),
+            heads: flat(&w.cached.doc.heads()),
+            pending,
+            snapshot,
+        };
+        if !send(piece) {
+            return Err(CoreError::Net("the store stopped taking changes".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the pieces of a remote batch into one transaction; returns the entities projected
+/// and those refused. Fails (rolling back) when the pieces stop before [`Piece::Done`].
+fn write_pieces(
+    tx: &Tx<'_>,
+    notify: &crate::notify::NotifyState,
+    me: Option<Identity>,
+    now: Timestamp,
+    pieces: impl Iterator<Item = Piece>,
+) -> Result<(usize, usize)> {
+    let (mut ok, mut bad) = (0, 0);
+    for piece in pieces {
+        match piece {
+            Piece::Step {
+                id,
+                doc_id,
+                new_changes,
+                rows,
+            } => {
+                for c in &new_changes {
+                    tx.append_change(&doc_id, &c.hash, &c.bytes)?;
+                }
+                for (coll, key, value) in &rows {
+                    let Some(v) = value else { continue };
+                    match Engine::with_source(&id, |src| tx.project(src, coll, key, v)) {
+                        Ok(pr) => {
+                            ok += 1;
+                            crate::notify::after_projection(
+                                tx, notify, me, &id, coll, key, v, &pr, false, now,
+                            )?;
+                        }
+                        Err(weft_store::StoreError::Entity {
+                            collection,
+                            key,
+                            reason,
+                        }) => {
+                            tracing::warn!(doc = %doc_id, %collection, %key, %reason, "entity left out of the read model");
+                            bad += 1;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Piece::End {
+                doc_id,
+                heads,
+                pending,
+                snapshot,
+            } => {
+                tx.set_heads(&doc_id, &heads, true)?;
+                tx.set_pending(&doc_id, pending)?;
+                if let Some(s) = &snapshot {
+                    tx.compact(&doc_id, s)?;
+                }
+            }
+            Piece::Done => return Ok((ok, bad)),
+        }
+    }
+    Err(CoreError::Net(
+        "a remote batch stopped before its end".into(),
+    ))
 }
 
 /// Heads as one sorted byte string (how the store keeps them).

@@ -40,7 +40,9 @@ pub use board::{ColumnView, NewTask, TaskPatch};
 pub use calendar::{Agenda, NewEvent, Occurrence};
 pub use chat::{ChannelView, MessageView, Scheduled, SendOptions};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{COMPACT_EVERY, ChangeEvent, Engine, Identity, ImportReport};
+pub use engine::{
+    APPLY_STEP, COMPACT_EVERY, ChangeEvent, Engine, Identity, ImportReport, PIPELINE_MIN,
+};
 pub use error::{CoreError, Result};
 pub use focus::FocusEnd;
 pub use net::{SyncMode, SyncReport, SyncStatus, sync_account};

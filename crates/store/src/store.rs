@@ -4,9 +4,61 @@ use crate::{StoreError, schema};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::Path;
 
-/// The store: one SQLite connection in WAL mode.
+/// The store: one SQLite connection in WAL mode, and (for a file) a thread of its own that
+/// copies the WAL into the database when asked, so the copy and its fsync never hold up an
+/// edit or a catch-up.
 pub struct Store {
     pub(crate) conn: Connection,
+    checkpointer: Option<Checkpointer>,
+}
+
+/// The checkpoint thread: woken through a channel of one (requests made while one runs
+/// coalesce), stopped by dropping the sender.
+struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "busy_timeout", 5000)?;
+        let (wake, asked) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("weft-checkpoint".into())
+            .spawn(move || {
+                while asked.recv().is_ok() {
+                    // PASSIVE never waits for readers or the writer; what it cannot copy now
+                    // the next request copies.
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Corrupt {
+                path: path.display().to_string(),
+                reason: format!("cannot start the checkpoint thread: {e}"),
+            })?;
+        Ok(Checkpointer {
+            wake,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.checkpointer.take() {
+            drop(c.wake);
+            if let Some(t) = c.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
 }
 
 /// A write transaction; dropped without [`Store::write`] returning `Ok`, it rolls back.
@@ -48,7 +100,9 @@ impl Store {
             path: shown.clone(),
             reason: e.to_string(),
         })?;
-        Store::setup(conn, &shown)
+        let mut store = Store::setup(conn, &shown)?;
+        store.checkpointer = Some(Checkpointer::start(path)?);
+        Ok(store)
     }
 
     /// An in-memory store, for tests and benchmarks' baselines.
@@ -79,7 +133,10 @@ impl Store {
             .map_err(corrupt)?;
         schema::migrate(&mut conn, path)?;
         conn.set_prepared_statement_cache_capacity(256);
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            checkpointer: None,
+        })
     }
 
     /// Runs `f` in one write transaction, committed only if `f` returns `Ok`.
@@ -184,7 +241,7 @@ impl Store {
     }
 
     /// Upkeep off the edit path: merges full-text index segments for at most `budget`, then
-    /// copies the WAL into the database without waiting for readers. Returns whether merge work
+    /// asks for the WAL to be copied into the database ([`Store::checkpoint`]). Returns whether merge work
     /// is left (a catch-up wrote faster than one call merges; the next tick continues).
     pub fn upkeep(&self, budget: std::time::Duration) -> Result<bool, StoreError> {
         let started = std::time::Instant::now();
@@ -206,9 +263,23 @@ impl Store {
                 }
             }
         }
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        self.checkpoint()?;
         Ok(more)
+    }
+
+    /// Copies the WAL into the database: on the checkpoint thread when there is one (this
+    /// returns at once), else here.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        match &self.checkpointer {
+            Some(c) => {
+                // Full means one is already asked for; it will copy this too.
+                let _ = c.wake.try_send(());
+            }
+            None => self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?,
+        }
+        Ok(())
     }
 
     /// Documents with at least `min` changes since their snapshot.
