@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Sets up what is missing, builds Weft, and runs it. Until the desktop app lands, "running Weft"
-# is the `weft` command-line client: with no arguments it shows a short guided demo in a fresh
-# data directory; with arguments it runs `weft <args>` on your data directory (~/.local/share/weft).
+# Sets up what is missing, builds Weft, and runs it: with no arguments the desktop app (on a
+# machine with a display; without one, a short guided demo of the `weft` command-line client in
+# a fresh data directory); with arguments `weft <args>` on your data directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 . scripts/env.sh
-cargo build --release --locked -p weft-cli
+(cd ui && npm run --silent build)
+cargo build --release --locked -p weft-cli -p weft-desktop
 weft="$CARGO_TARGET_DIR/release/weft"
 if (($#)); then
   exec "$weft" "$@"
 fi
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  exec "$CARGO_TARGET_DIR/release/weft-desktop"
+fi
+echo "No display here: showing the command-line client instead of the desktop app."
 demo=$(mktemp -d)
 echo "Demo data directory: $demo"
 set -x

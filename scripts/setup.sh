@@ -2,6 +2,7 @@
 # Installs what building and testing Weft needs on Debian/Ubuntu, skipping what is present.
 # Safe to run again; needs root (or sudo) only when something is missing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
@@ -21,6 +22,13 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v pulseaudio >/dev/null 2>&1 || need_apt+=(pulseaudio)
 command -v pactl >/dev/null 2>&1 || need_apt+=(pulseaudio-utils)
 [ -e /usr/share/alsa/alsa.conf.d/pulse.conf ] || need_apt+=(libasound2-plugins)
+# The desktop app (Tauri 2 on WebKitGTK), and its end-to-end tests: WebKit's WebDriver and a
+# virtual display.
+for pkg in libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev \
+  libxdo-dev libssl-dev webkit2gtk-driver xvfb xauth imagemagick fonts-noto-color-emoji; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
@@ -45,4 +53,14 @@ for comp in rustfmt clippy; do
     rustup component add "$comp"
   fi
 done
-echo "setup: ok ($(cargo --version))"
+# tauri-driver bridges WebDriver to WebKitWebDriver for the end-to-end tests.
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "setup: installing tauri-driver"
+  cargo install tauri-driver --locked --version 2.1.0
+fi
+# The UI's packages, exactly as locked.
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  echo "setup: installing the UI's npm packages"
+  (cd ui && npm ci --no-audit --no-fund)
+fi
+echo "setup: ok ($(cargo --version), node $(node --version))"

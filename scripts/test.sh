@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 echo "== fmt"
 cargo fmt --all -- --check
+echo "== ui: type check, unit tests, build (the desktop app embeds ui/dist)"
+(cd ui && npm run --silent check && npm run --silent test && npm run --silent build)
 echo "== build"
 cargo build --workspace --all-targets --locked
 echo "== clippy"
@@ -21,3 +23,5 @@ dbus-run-session -- sh -c '
 echo "== tests"
 # WEFT_TEST_PULSE: the real-device audio test must run here, not skip.
 WEFT_TEST_PULSE=1 cargo test --workspace --locked --no-fail-fast
+echo "== end to end: the desktop app in a real WebKit webview, under Xvfb"
+./scripts/e2e.sh

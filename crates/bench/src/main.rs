@@ -9,6 +9,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod app;
 mod catchup;
 mod media;
 mod relay;
@@ -31,6 +32,8 @@ enum Cmd {
     Catchup(catchup::Opts),
     /// Media engine: Opus and H.264 per-frame cost, picture quality, bitrate accuracy.
     Media(media::Opts),
+    /// The desktop app: cold start to interactive and memory, with a 100k-message workspace.
+    App(app::Opts),
     /// (internal) The relay alone in this process, for the relay scenario.
     #[command(hide = true)]
     RelayServer(relay::ServerOpts),
@@ -43,6 +46,7 @@ fn main() -> Result<()> {
         Cmd::Relay(o) => relay::run(&o)?,
         Cmd::Catchup(o) => catchup::run(&o)?,
         Cmd::Media(o) => media::run(&o)?,
+        Cmd::App(o) => app::run(&o)?,
         Cmd::RelayServer(o) => return relay::serve(&o),
     };
     println!("{}", serde_json::to_string_pretty(&out)?);

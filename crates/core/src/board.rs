@@ -11,6 +11,7 @@ use weft_sync::DocId;
 
 /// Fields of a new task.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct NewTask {
     pub title: String,
@@ -25,6 +26,7 @@ pub struct NewTask {
 
 /// Changes to a task; `None` leaves a field alone, `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct TaskPatch {
     pub title: Option<String>,
@@ -38,6 +40,7 @@ pub struct TaskPatch {
 
 /// A column with its tasks, as the board view shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ColumnView {
     pub column: Column,
     pub tasks: Vec<Task>,

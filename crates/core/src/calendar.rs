@@ -11,6 +11,7 @@ use weft_sync::DocId;
 
 /// Fields of a new event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct NewEvent {
     pub title: String,
@@ -46,6 +47,7 @@ impl Default for NewEvent {
 
 /// One occurrence of an event in a range (recurring events expanded).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Occurrence {
     pub event: Event,
     pub start: Timestamp,
@@ -54,6 +56,7 @@ pub struct Occurrence {
 
 /// What the calendar shows in a range: occurrences and tasks due.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Agenda {
     pub occurrences: Vec<Occurrence>,
     pub tasks_due: Vec<weft_domain::Task>,

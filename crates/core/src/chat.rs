@@ -12,6 +12,7 @@ use weft_sync::DocId;
 
 /// A channel in the sidebar, with counts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ChannelView {
     pub channel: Channel,
     pub workspace: String,
@@ -21,6 +22,7 @@ pub struct ChannelView {
 
 /// A message as shown, with its thread summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MessageView {
     pub message: Message,
     /// Position for paging (`before`).
@@ -31,6 +33,7 @@ pub struct MessageView {
 
 /// Options for sending.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct SendOptions {
     /// The client message id: sending twice with the same id sends once.
@@ -44,6 +47,7 @@ pub struct SendOptions {
 
 /// A scheduled message or a message reminder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Scheduled {
     pub workspace: Option<Id>,

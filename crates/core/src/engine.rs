@@ -143,6 +143,7 @@ impl Edit<'_> {
 
 /// Counts from importing changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ImportReport {
     pub documents: usize,
     pub changes_received: usize,

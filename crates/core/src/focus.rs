@@ -11,6 +11,7 @@ use weft_sync::DocId;
 
 /// What ending a session reports: the session and what was held back meanwhile.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct FocusEnd {
     pub session: FocusSession,
     pub held: Vec<(String, i64)>,

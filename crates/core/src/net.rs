@@ -29,6 +29,7 @@ pub enum SyncMode {
 
 /// What a UI shows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SyncStatus {
     Offline {
@@ -44,6 +45,7 @@ pub enum SyncStatus {
 
 /// Counts from one sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SyncReport {
     pub entries_received: u64,
     /// Bytes of the entries received (envelopes as stored on the relay).

@@ -13,6 +13,7 @@ use crate::chat::MessageView;
 
 /// Search results.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SearchResults {
     pub query: String,
     pub messages: Vec<MessageView>,

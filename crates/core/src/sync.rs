@@ -28,6 +28,7 @@ pub const PRESENCE_MS: i64 = 90_000;
 
 /// A relay account as `weft status` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AccountView {
     pub id: i64,
     pub url: String,
@@ -36,6 +37,7 @@ pub struct AccountView {
 
 /// One followed log.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LogView {
     pub log: String,
     pub kind: String,
@@ -135,6 +137,7 @@ pub struct Live {
 
 /// An invite made on this device, kept until the relay's access list carries it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 struct PendingInvite {
     /// The invite's signing key, hex.
     key: String,
@@ -161,6 +164,7 @@ fn pending_invites_key(ws: Id) -> String {
 
 /// An ephemeral payload, sealed like everything else (typing says which channel).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "t", rename_all = "snake_case")]
 enum Ephemeral {
     Presence { user: Id, status: String },

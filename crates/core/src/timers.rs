@@ -16,6 +16,7 @@ pub const DUE_SOON_MS: i64 = DAY_MS;
 
 /// What a tick did.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TickReport {
     pub messages_sent: Vec<Id>,
     /// Inbox keys of notifications created.

@@ -8,6 +8,7 @@ use weft_sync::DocId;
 
 /// A member with their profile, as the members view lists them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MemberView {
     pub user: String,
     pub member: Member,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One user's day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UserDay {
     /// `YYYY-MM-DD` (UTC).
     pub date: String,
@@ -16,6 +17,7 @@ pub struct UserDay {
 
 /// A team's day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TeamDay {
     pub date: String,
     pub active_members: u64,

@@ -18,6 +18,7 @@ string_enum!(
 
 /// One audit entry; the log is append-only and replicated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct AuditEntry {
     pub at: Timestamp,

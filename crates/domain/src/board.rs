@@ -11,6 +11,7 @@ string_enum!(
 
 /// A Kanban board.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Board {
     pub id: Option<Id>,
@@ -23,6 +24,7 @@ pub struct Board {
 
 /// An ordered column of a board.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Column {
     pub id: Option<Id>,
@@ -37,6 +39,7 @@ pub struct Column {
 
 /// A card on a board.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Task {
     pub id: Option<Id>,
@@ -87,6 +90,7 @@ impl Task {
 
 /// A checklist item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Subtask {
     pub title: String,
@@ -97,6 +101,7 @@ pub struct Subtask {
 
 /// A comment on a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Comment {
     pub author: Option<Id>,
@@ -108,6 +113,7 @@ pub struct Comment {
 
 /// A coloured label, defined per workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Label {
     pub id: Option<Id>,
@@ -117,6 +123,7 @@ pub struct Label {
 
 /// One entry of a task's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct TaskActivity {
     pub at: Timestamp,

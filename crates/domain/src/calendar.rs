@@ -18,6 +18,7 @@ string_enum!(
 
 /// A calendar event; recurring events expand through [`crate::recurrence`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Event {
     pub id: Option<Id>,
@@ -90,6 +91,7 @@ impl Event {
 
 /// A person invited to an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Attendee {
     pub rsvp: Rsvp,
@@ -107,6 +109,7 @@ impl Default for Attendee {
 
 /// A reminder N minutes before an event (or an occurrence of it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Reminder {
     pub minutes_before: u32,

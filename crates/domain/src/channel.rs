@@ -17,6 +17,10 @@ string_enum!(
 
 /// A conversation: channel, DM or group DM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+// Tauri's own `Channel` has the name in the UI's bindings (a container rename changes
+// nothing in JSON).
+#[cfg_attr(feature = "specta", serde(rename = "Conversation"))]
 #[serde(default)]
 pub struct Channel {
     pub id: Option<Id>,

@@ -8,6 +8,7 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// A file shared in a workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct FileMeta {
     pub id: Option<Id>,

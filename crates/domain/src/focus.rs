@@ -31,6 +31,7 @@ pub const MAX_SESSION_MINUTES: u32 = 12 * 60;
 /// A focus session. Elapsed time is `accumulated_ms` plus, while running, the time since
 /// `resumed_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct FocusSession {
     pub id: Option<Id>,
@@ -88,6 +89,7 @@ impl FocusSession {
 
 /// A daily goal, per user (and optionally per workspace).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct DailyGoal {
     /// `YYYY-MM-DD`.
@@ -97,6 +99,7 @@ pub struct DailyGoal {
 
 /// Stats over a span of days.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct FocusStats {
     pub from: String,
     pub to: String,

@@ -9,6 +9,14 @@ use std::{fmt, str::FromStr};
 #[serde(into = "String", try_from = "String")]
 pub struct Id(ulid::Ulid);
 
+/// On the wire (and in the desktop app's TypeScript) an id is its 26-character string.
+#[cfg(feature = "specta")]
+impl specta::Type for Id {
+    fn definition(types: &mut specta::Types) -> specta::datatype::DataType {
+        <String as specta::Type>::definition(types)
+    }
+}
+
 impl Id {
     /// Builds an id from a creation time and 80 random bits, both supplied by the caller.
     pub fn from_parts(at: Timestamp, random: u128) -> Id {

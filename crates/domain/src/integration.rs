@@ -19,6 +19,7 @@ string_enum!(
 
 /// A configured integration. Secrets are never stored here (they go to the keychain).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Integration {
     pub id: Option<Id>,
@@ -53,6 +54,7 @@ impl Default for Integration {
 
 /// One run of an integration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct IntegrationRun {
     pub integration: Option<Id>,

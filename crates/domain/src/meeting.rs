@@ -18,6 +18,7 @@ string_enum!(
 
 /// A call or scheduled meeting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Meeting {
     pub id: Option<Id>,
@@ -58,6 +59,7 @@ impl Default for Meeting {
 
 /// One person's part in a meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Participant {
     pub status: ParticipantStatus,

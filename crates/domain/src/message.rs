@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 /// A chat message. Its id doubles as the client message id: a resend with the same id is a
 /// no-op, which is what makes sending idempotent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Message {
     pub id: Option<Id>,
@@ -39,6 +40,7 @@ pub struct Message {
 
 /// An earlier version of an edited message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Edit {
     pub text: String,
@@ -48,6 +50,7 @@ pub struct Edit {
 
 /// A file attached by reference (content lives in the blob store).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Attachment {
     pub file: Option<Id>,

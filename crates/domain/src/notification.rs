@@ -18,6 +18,7 @@ string_enum!(
 
 /// An inbox entry (derived from changes; only its read state is replicated).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Notification {
     /// Stable across replicas: derived from what caused it (`mention:<message id>`, ...).
     pub key: String,
@@ -35,6 +36,7 @@ pub struct Notification {
 
 /// A daily do-not-disturb window in the person's own time zone, e.g. 22:00 to 08:00.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct DndSchedule {
     pub enabled: bool,
@@ -46,6 +48,7 @@ pub struct DndSchedule {
 
 /// A person's notification preferences.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct NotificationPrefs {
     /// Default level for channels with no level of their own.

@@ -15,6 +15,7 @@ string_enum!(
 
 /// A user's public profile, replicated to every workspace they belong to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Profile {
     pub id: Option<Id>,
@@ -63,6 +64,7 @@ impl Default for Profile {
 
 /// Personal settings, kept in the personal document and shared only among one's own devices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Settings {
     pub theme: Theme,

@@ -21,6 +21,7 @@ pub const MAX_INTERVAL: u32 = 1000;
 
 /// A recurrence rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Recurrence {
     pub freq: Frequency,

@@ -30,6 +30,7 @@ crate::string_enum!(
 
 /// A parsed search query.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Query {
     /// Lower-cased words, all of which must match.

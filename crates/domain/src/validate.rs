@@ -113,6 +113,14 @@ macro_rules! string_enum {
         #[serde(try_from = "String", into = "&'static str")]
         pub enum $name { $($(#[$vm])* $var),+ }
 
+        /// Its canonical name, as serialised.
+        #[cfg(feature = "specta")]
+        impl specta::Type for $name {
+            fn definition(types: &mut specta::Types) -> specta::datatype::DataType {
+                <String as specta::Type>::definition(types)
+            }
+        }
+
         impl $name {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$var),+];

@@ -38,6 +38,7 @@ impl Role {
 
 /// A workspace (a team).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Workspace {
     pub id: Option<Id>,
@@ -52,6 +53,7 @@ pub struct Workspace {
 
 /// Settings an admin controls.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct WorkspaceSettings {
     /// Days messages are kept; `0` keeps them forever.
@@ -73,6 +75,7 @@ impl Default for WorkspaceSettings {
 
 /// A person's membership of a workspace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Member {
     pub user: Option<Id>,
@@ -90,6 +93,7 @@ pub struct Member {
 
 /// One device of a member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct DeviceRecord {
     /// The device's X25519 key (hex), which workspace keys are wrapped to.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 /// A message as the UI lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MessageRow {
     /// Position in time order; pass as `before` to page back.
     pub cursor: i64,
@@ -51,6 +52,7 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
 
 /// A channel in the sidebar.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ChannelRow {
     pub id: String,
     pub workspace: String,
@@ -93,6 +95,7 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
 
 /// Unread and mention counts of a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UnreadRow {
     pub channel: String,
     pub unread: i64,
@@ -101,6 +104,7 @@ pub struct UnreadRow {
 
 /// A task with its place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TaskRow {
     pub id: String,
     pub board: String,
@@ -125,6 +129,7 @@ pub struct TaskFilter {
 
 /// An event row (recurring events are expanded by the engine).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct EventRow {
     pub id: String,
     pub workspace: String,
@@ -133,6 +138,7 @@ pub struct EventRow {
 
 /// An inbox entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct InboxRow {
     pub key: String,
     pub kind: String,
@@ -156,6 +162,7 @@ pub enum SearchOrder {
 
 /// A non-message search hit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SearchHit {
     pub kind: String,
     pub id: String,

@@ -9,6 +9,7 @@ pub type HeldEntry = (u64, Vec<u8>, Vec<u8>);
 
 /// A relay account.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AccountRow {
     pub id: i64,
     pub url: String,

@@ -1,0 +1,63 @@
+//! The app's timer and its change feed: every two seconds the engine fires what is due
+//! (reminders, scheduled messages, focus ends) and does its upkeep; what it notifies becomes a
+//! native notification; every change to the replica becomes a `Changed` event for the UI.
+
+use crate::Changed;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+use tauri::AppHandle;
+use tauri_plugin_notification::NotificationExt;
+use tauri_specta::Event;
+use weft_core::{ChangeEvent, Engine};
+
+/// How often the timer ticks.
+pub const TICK_EVERY: Duration = Duration::from_secs(2);
+
+/// Starts the timer thread and the change-forwarding thread.
+pub fn start(app: AppHandle, engine: Arc<Mutex<Engine>>, changes: mpsc::Receiver<ChangeEvent>) {
+    let feed = app.clone();
+    let _ = std::thread::Builder::new()
+        .name("weft-changes".into())
+        .spawn(move || {
+            for c in changes {
+                let event = Changed {
+                    doc: c.doc,
+                    entities: c.entities,
+                    remote: c.remote,
+                };
+                if event.emit(&feed).is_err() {
+                    break;
+                }
+            }
+        });
+    let _ = std::thread::Builder::new()
+        .name("weft-tick".into())
+        .spawn(move || {
+            loop {
+                let report = match engine.lock() {
+                    Ok(mut e) => e.tick().map(|r| {
+                        let rows = e.inbox(true, 20).unwrap_or_default();
+                        (r, rows)
+                    }),
+                    Err(_) => return,
+                };
+                match report {
+                    Ok((r, rows)) => {
+                        for key in &r.notified {
+                            if let Some(row) = rows.iter().find(|row| &row.key == key) {
+                                // No notification daemon (a bare Linux session) is not an error.
+                                let _ = app
+                                    .notification()
+                                    .builder()
+                                    .title(&row.title)
+                                    .body(&row.body)
+                                    .show();
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "timer tick failed"),
+                }
+                std::thread::sleep(TICK_EVERY);
+            }
+        });
+}
