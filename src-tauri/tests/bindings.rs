@@ -21,7 +21,7 @@ fn committed_bindings_match_the_commands() {
         "search",
         "overview",
     ] {
-        assert!(fresh.contains(&format!("async {name}(")), "{name} missing");
+        assert!(fresh.contains(&format!("\t{name}: (")), "{name} missing");
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use weft_core::Engine;
-use weft_domain::{Profile, Timestamp};
+use weft_domain::Profile;
 
 /// Options of the app scenario.
 #[derive(Debug, clap::Args)]
@@ -39,22 +39,7 @@ fn seed(dir: &Path, n: usize) -> Result<()> {
     let ws = e.create_workspace("Bench", "")?.id.context("workspace")?;
     let ch = e.find_channel(ws, "general")?;
     let mut rng = StdRng::seed_from_u64(3);
-    let start = e.now().0 - n as i64 * 1000;
-    let mut i = 0;
-    while i < n {
-        let k = 10_000.min(n - i);
-        let texts: Vec<(Timestamp, String)> = (0..k)
-            .map(|j| {
-                (
-                    Timestamp(start + (i + j) as i64 * 1000),
-                    crate::store::sentence(&mut rng),
-                )
-            })
-            .collect();
-        e.send_batch(ch, &texts)?;
-        e.maintain()?;
-        i += k;
-    }
+    crate::store::chat_history(&mut e, ch, n, &mut rng)?;
     while e.maintain()? {}
     e.compact_all()?;
     Ok(())

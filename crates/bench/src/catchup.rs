@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use weft_core::{Engine, SyncMode, SyncReport, SyncStatus};
-use weft_domain::{Profile, Role, Timestamp};
+use weft_domain::{Profile, Role};
 
 /// Options of the catch-up scenario.
 #[derive(Debug, clap::Args)]
@@ -63,22 +63,7 @@ fn shape(url: &str, messages: usize, per_push: usize, rng: &mut StdRng) -> Resul
     let mut w = engine(&tmp.path().join("writer"), "Writer")?;
     let ws = w.create_workspace("Bench", "")?.id.context("workspace")?;
     let channel = w.find_channel(ws, "general")?;
-    let start = w.now().0 - messages as i64 * 1000;
-    let mut i = 0;
-    while i < messages {
-        let n = 10_000.min(messages - i);
-        let texts: Vec<(Timestamp, String)> = (0..n)
-            .map(|k| {
-                (
-                    Timestamp(start + (i + k) as i64 * 1000),
-                    crate::store::sentence(rng),
-                )
-            })
-            .collect();
-        w.send_batch(channel, &texts)?;
-        w.maintain()?;
-        i += n;
-    }
+    crate::store::chat_history(&mut w, channel, messages, rng)?;
     w.set_changes_per_push(per_push);
     w.add_account(url, &[ws])?;
     let (mut w, pushed, push_s) = sync_once(w)?;

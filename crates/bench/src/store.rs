@@ -104,6 +104,23 @@ pub(crate) fn sentence(rng: &mut StdRng) -> String {
         .join(" ")
 }
 
+/// Writes `n` messages into `channel` through the engine's bulk path, a second apart and
+/// ending now, in batches of 10,000 with upkeep between (as the app's timer would run it).
+pub(crate) fn chat_history(e: &mut Engine, channel: Id, n: usize, rng: &mut StdRng) -> Result<()> {
+    let start = e.now().0 - n as i64 * 1000;
+    let mut i = 0;
+    while i < n {
+        let k = 10_000.min(n - i);
+        let texts: Vec<(Timestamp, String)> = (0..k)
+            .map(|j| (Timestamp(start + (i + j) as i64 * 1000), sentence(rng)))
+            .collect();
+        e.send_batch(channel, &texts)?;
+        e.maintain()?;
+        i += k;
+    }
+    Ok(())
+}
+
 /// Changes per transaction when a device catches up.
 const CATCHUP_BATCH: usize = 10_000;
 
