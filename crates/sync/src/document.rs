@@ -76,8 +76,11 @@ impl Built {
     }
 
     /// An operation on an object inside an entity.
+    /// An edit of an entity not (yet) seen made in this batch (it was made earlier, or the
+    /// batch lists the edit before the change that made it) rules the entity out.
     fn inner_op(&mut self, entity: &(String, String), op: &LegacyOp, id: LegacyOpId) {
-        if matches!(self.entities.get(entity), Some(Some(_))) && !self.inner_op_ok(op, id) {
+        let building = matches!(self.entities.get(entity), Some(Some(_)));
+        if !building || !self.inner_op_ok(op, id) {
             self.entities.insert(entity.clone(), None);
         }
     }
