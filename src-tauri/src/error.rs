@@ -14,6 +14,14 @@ pub struct AppError {
 }
 
 impl AppError {
+    /// A failure with its kind and sentence.
+    pub fn new(kind: &str, message: impl Into<String>) -> AppError {
+        AppError {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+
     /// A failure of the shell itself, not of the engine.
     pub fn internal(message: &str) -> AppError {
         AppError {

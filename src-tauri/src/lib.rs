@@ -11,16 +11,18 @@ use std::sync::{Arc, Mutex};
 use tauri::{Emitter, Manager, State};
 use tauri_specta::{Event, collect_commands, collect_events};
 use weft_core::{
-    ChannelView, Engine, MessageView, NewEvent, NewTask, SearchResults, SendOptions, SyncMode,
-    SyncStatus,
+    ChannelView, Engine, MessageView, NewTask, SearchResults, SendOptions, SyncMode, SyncStatus,
 };
 use weft_domain::{
-    Board, Channel, ChannelKind, FocusKind, FocusSession, Frequency, Id, Profile, Recurrence, Task,
-    Timestamp, Workspace,
+    Board, Channel, ChannelKind, FocusKind, FocusSession, Id, Profile, Task, Timestamp, Workspace,
 };
 
+mod chat;
 mod error;
+mod people;
 mod tick;
+mod tray;
+mod work;
 
 pub use error::AppError;
 
@@ -136,7 +138,12 @@ async fn create_workspace(app: State<'_, App>, name: String) -> Answer<Workspace
 #[tauri::command]
 #[specta::specta]
 async fn join_workspace(app: State<'_, App>, handle: tauri::AppHandle, link: String) -> Answer<Id> {
-    let ws = app.with(|e| e.join(&link))?;
+    let ws = app.with(|e| {
+        let ws = e.join(&link)?;
+        // #general arrives with the workspace's documents, after sync: joined then.
+        e.set_local_pref(&format!("autojoin.{ws}"), "general")?;
+        Ok(ws)
+    })?;
     start_sync(&handle, &app);
     Ok(ws)
 }
@@ -154,7 +161,16 @@ async fn create_invite(app: State<'_, App>, workspace: Id) -> Answer<String> {
 #[tauri::command]
 #[specta::specta]
 async fn channels(app: State<'_, App>, workspace: Id) -> Answer<Vec<ChannelView>> {
-    app.with(|e| e.channels(workspace))
+    app.with(|e| {
+        let key = format!("autojoin.{workspace}");
+        if let Some(name) = e.local_pref(&key)?.filter(|n| !n.is_empty())
+            && let Ok(channel) = e.find_channel(workspace, &name)
+            && e.join_channel(channel, None).is_ok()
+        {
+            e.set_local_pref(&key, "")?;
+        }
+        e.channels(workspace)
+    })
 }
 
 #[tauri::command]
@@ -303,8 +319,8 @@ async fn focus_start(
 
 #[tauri::command]
 #[specta::specta]
-async fn focus_stop(app: State<'_, App>, completed: bool) -> Answer<()> {
-    app.with(|e| e.focus_stop(completed).map(|_| ()))
+async fn focus_stop(app: State<'_, App>, completed: bool) -> Answer<weft_core::FocusEnd> {
+    app.with(|e| e.focus_stop(completed))
 }
 
 #[tauri::command]
@@ -334,42 +350,6 @@ async fn agenda(
     to: f64,
 ) -> Answer<weft_core::Agenda> {
     app.with(|e| e.agenda(workspace, Timestamp(from as i64), Timestamp(to as i64)))
-}
-
-/// A new calendar event; `repeat` makes it recur (`count` times, when given).
-#[tauri::command]
-#[specta::specta]
-#[allow(clippy::too_many_arguments)] // One command, one form: each field is the UI's.
-async fn create_event(
-    app: State<'_, App>,
-    workspace: Id,
-    title: String,
-    start: f64,
-    end: f64,
-    timezone: String,
-    repeat: Option<Frequency>,
-    count: Option<u32>,
-    reminders: Vec<u32>,
-) -> Answer<weft_domain::Event> {
-    let recurrence = repeat.map(|freq| Recurrence {
-        freq,
-        count,
-        ..Recurrence::default()
-    });
-    app.with(|e| {
-        e.create_event(
-            workspace,
-            NewEvent {
-                title,
-                start: Timestamp(start as i64),
-                end: Timestamp(end as i64),
-                timezone,
-                recurrence,
-                reminders,
-                ..NewEvent::default()
-            },
-        )
-    })
 }
 
 /// The UI has drawn its first screen with data: printed once on stdout with the time since the
@@ -417,8 +397,63 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             add_relay,
             create_invite,
             agenda,
-            create_event,
             ui_ready,
+            chat::join_channel,
+            chat::leave_channel,
+            chat::open_dm,
+            chat::update_channel,
+            chat::set_channel_level,
+            chat::pin,
+            chat::pinned,
+            chat::save_message,
+            chat::saved,
+            chat::message,
+            chat::schedule_message,
+            chat::cancel_scheduled,
+            chat::scheduled,
+            chat::typing,
+            chat::live,
+            work::add_column,
+            work::update_column,
+            work::move_column,
+            work::delete_column,
+            work::task,
+            work::edit_task,
+            work::delete_task,
+            work::comment_task,
+            work::add_subtask,
+            work::set_subtask_done,
+            work::tasks,
+            work::my_tasks,
+            work::task_from_message,
+            work::labels,
+            work::create_label,
+            work::create_event,
+            work::event,
+            work::update_event,
+            work::delete_event,
+            work::rsvp,
+            work::import_ics,
+            work::export_ics,
+            people::profile,
+            people::update_profile,
+            people::settings,
+            people::update_settings,
+            people::members,
+            people::set_role,
+            people::remove_member,
+            people::rename_workspace,
+            people::devices,
+            people::prefs,
+            people::update_prefs,
+            people::mark_inbox_read,
+            people::focus_pause,
+            people::focus_resume,
+            people::focus_interrupt,
+            people::focus_notes,
+            people::focus_summary,
+            people::set_daily_goal,
+            people::unlock,
         ])
         .events(collect_events![Changed, SyncChanged])
         .dangerously_cast_bigints_to_number()
@@ -492,6 +527,7 @@ pub fn run() {
                 started,
                 ready: std::sync::atomic::AtomicBool::new(false),
             });
+            tray::create(app);
             tick::start(app.handle().clone(), engine, changes);
             let state = app.state::<App>();
             start_sync(app.handle(), &state);
@@ -521,20 +557,33 @@ fn start_sync(handle: &tauri::AppHandle, app: &App) {
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         let shared = app.engine.clone();
         let handle = handle.clone();
+        let id = account.id;
         tauri::async_runtime::spawn(async move {
             let _keep = stop_tx;
+            let reporter = handle.clone();
             let watch = tauri::async_runtime::spawn(async move {
                 while seen.changed().await.is_ok() {
                     let s = SyncChanged::from(&*seen.borrow());
-                    let _ = s.emit(&handle);
+                    let _ = s.emit(&reporter);
                 }
             });
-            if let Err(e) =
-                weft_core::sync_account(shared, account.id, SyncMode::Watch, status, stop).await
+            if let Err(e) = weft_core::sync_account(shared, id, SyncMode::Watch, status, stop).await
             {
                 tracing::warn!(error = %e, "sync stopped");
+                // A locked vault, say: the UI shows why, and unlocking starts it again.
+                let _ = SyncChanged {
+                    state: "offline".into(),
+                    pending: None,
+                    error: Some(e.to_string()),
+                }
+                .emit(&handle);
             }
             watch.abort();
+            if let Some(app) = handle.try_state::<App>()
+                && let Ok(mut running) = app.syncing.lock()
+            {
+                running.remove(&id);
+            }
         });
     }
 }

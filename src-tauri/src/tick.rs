@@ -13,6 +13,10 @@ use weft_core::{ChangeEvent, Engine};
 /// How often the timer ticks.
 pub const TICK_EVERY: Duration = Duration::from_secs(2);
 
+/// How often this device tells its workspaces it is here (the others forget it after
+/// `weft_core`'s presence window, 90 s).
+pub const PRESENCE_EVERY: Duration = Duration::from_secs(30);
+
 /// Starts the timer thread and the change-forwarding thread.
 pub fn start(app: AppHandle, engine: Arc<Mutex<Engine>>, changes: mpsc::Receiver<ChangeEvent>) {
     let feed = app.clone();
@@ -33,16 +37,28 @@ pub fn start(app: AppHandle, engine: Arc<Mutex<Engine>>, changes: mpsc::Receiver
     let _ = std::thread::Builder::new()
         .name("weft-tick".into())
         .spawn(move || {
+            let mut unread = None;
+            let mut announced: Option<std::time::Instant> = None;
             loop {
                 let report = match engine.lock() {
-                    Ok(mut e) => e.tick().map(|r| {
-                        let rows = e.inbox(true, 20).unwrap_or_default();
-                        (r, rows)
-                    }),
+                    Ok(mut e) => {
+                        if announced.is_none_or(|t| t.elapsed() >= PRESENCE_EVERY) {
+                            announced = Some(std::time::Instant::now());
+                            announce(&mut e);
+                        }
+                        e.tick().map(|r| {
+                            let rows = e.inbox(true, 20).unwrap_or_default();
+                            (r, rows, e.unread_badge().unwrap_or(0))
+                        })
+                    }
                     Err(_) => return,
                 };
                 match report {
-                    Ok((r, rows)) => {
+                    Ok((r, rows, badge)) => {
+                        if unread != Some(badge) {
+                            unread = Some(badge);
+                            crate::tray::set_unread(&app, badge);
+                        }
                         for key in &r.notified {
                             if let Some(row) = rows.iter().find(|row| &row.key == key) {
                                 // No notification daemon (a bare Linux session) is not an error.
@@ -60,4 +76,17 @@ pub fn start(app: AppHandle, engine: Arc<Mutex<Engine>>, changes: mpsc::Receiver
                 std::thread::sleep(TICK_EVERY);
             }
         });
+}
+
+/// Tells every workspace this person is here: `focus` during a focus session (the team sees
+/// it), else `active`.
+fn announce(e: &mut Engine) {
+    let Ok(ids) = e.workspace_ids() else { return };
+    let focused = e.focus_current().ok().flatten().is_some();
+    let status = if focused { "focus" } else { "active" };
+    for ws in ids {
+        if let Err(err) = e.announce_presence(ws, status) {
+            tracing::debug!(error = %err, "presence not announced");
+        }
+    }
 }

@@ -12,6 +12,14 @@ const binary =
   join(process.env.CARGO_TARGET_DIR ?? join(root, "target"), "debug", "weft-desktop");
 const shots = join(root, "docs", "screenshots");
 
+/** Sets an input a person would pick from a native widget (date, time, select). */
+async function set(app, css, value, event = "input") {
+  await app.exec(
+    "const el = document.querySelector(arguments[0]); el.value = arguments[1]; el.dispatchEvent(new Event(arguments[2], {bubbles: true}));",
+    [css, value, event],
+  );
+}
+
 test("a person sets up Weft and uses every module offline", async () => {
   const app = await App.start({ binary });
   try {
@@ -42,7 +50,41 @@ test("a person sets up Weft and uses every module offline", async () => {
     await app.click("aside.thread button[type=submit]", { text: "Reply" });
     await app.find("aside.thread .reply", { text: "I'll write the notes" });
     await app.find("article.message button", { text: "1 reply" });
+
+    // Mentions autocomplete, emoji reactions, pins, saved items, scheduled send.
+    await app.type("textarea[name=composer]", "thanks @an");
+    await app.find(".mentions li", { text: "Ana Lima" });
+    await app.type("textarea[name=composer]", "\uE004");
+    assert.equal(await app.exec("return document.querySelector('textarea[name=composer]').value"), "thanks @ana ");
+    await app.click("button[type=submit]", { text: "Send" });
+    await app.find("article.message", { text: "thanks @ana" });
+    await app.click("article.message button[aria-label='Add a reaction']");
+    await app.click(".picker button", { text: "🎉" });
+    await app.find("article.message .reaction", { text: "🎉 1" });
+    await app.click("article.message button[aria-label='Pin']");
+    await app.find("article.message .meta", { text: "pinned" });
+    await app.click("aside.thread button[aria-label='Close thread']");
+    await app.click("header button", { text: "Pinned" });
+    await app.find("aside[aria-label='Pinned messages'] .reply", { text: "Ship the beta on Monday" });
+    await app.click("article.message button[aria-label='Save message']");
+    await app.find("[role=status]", { text: "Saved" });
+    await app.click("button[aria-label='Schedule for later']");
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    await set(app, "input[name=schedule-at]", local);
+    await app.type("textarea[name=composer]", "Reminder: retro at 4");
+    await app.click("button[type=submit]", { text: "Schedule" });
+    await app.find(".scheduled li", { text: "Reminder: retro at 4" });
+    assert.equal(await app.exec("return [...document.querySelectorAll('article.message')].some(a => a.textContent.includes('retro at 4'))"), false);
     await app.screenshot(join(shots, "chat.png"));
+    await app.click(".scheduled button", { text: "Cancel" });
+    await app.find(".typing");
+    assert.equal(await app.exec("return document.querySelectorAll('.scheduled li').length"), 0);
+
+    await app.click("nav button", { text: "Saved" });
+    await app.find("section.saved .item", { text: "Ship the beta on Monday" });
+    await app.screenshot(join(shots, "saved.png"));
+    await app.click("nav button", { text: "#general" });
 
     // Hostile content renders as text and runs nothing.
     const hostile = [
@@ -70,10 +112,43 @@ test("a person sets up Weft and uses every module offline", async () => {
     await app.find(`.column[data-column='${first}'] .card`, { text: "Write release notes" });
     await app.click(`.column[data-column='${first}'] .card button[aria-label='Move right']`);
     await app.find(`.column[data-column='${second}'] .card`, { text: "Write release notes" });
+
+    // A column added and renamed; the card's detail: priority, a checklist item, a comment.
+    await app.type("input[name=column-name]", "QA\uE007");
+    await app.find(".column h3", { text: "QA" });
+    await app.click(".column button[aria-label='Rename QA']");
+    await set(app, "input[name=column-rename]", "QA review");
+    await app.type("input[name=column-rename]", "\uE007");
+    await app.find(".column h3", { text: "QA review" });
+    await app.click(".card button.title", { text: "Write release notes" });
+    await app.find("[role=dialog][aria-label=Card]");
+    await set(app, "select[name=card-priority]", "high", "change");
+    await app.type("input[name=subtask]", "Draft\uE007");
+    await app.find("[role=dialog] fieldset label", { text: "Draft" });
+    await app.type("input[name=comment]", "Started on it\uE007");
+    await app.find("[role=dialog] .comment", { text: "Started on it" });
+    await app.find(".card .chip", { text: "high" });
+    await app.find(".card .chip", { text: "☑ 0/1" });
+    await app.screenshot(join(shots, "card.png"));
+    await app.click("button[aria-label='Close card']");
+    await set(app, "select[aria-label='Priority filter']", "low", "change");
+    assert.equal(await app.exec("return document.querySelectorAll('.card').length"), 0);
+    await set(app, "select[aria-label='Priority filter']", "high", "change");
+    await app.find(".card", { text: "Write release notes" });
     await app.screenshot(join(shots, "board.png"));
+    await app.click("button", { text: "Clear filters" });
+
+    // A task made from a message lands on the board.
+    await app.click("nav button", { text: "#general" });
+    await app.click("article.message button[aria-label='Make a task']");
+    await app.click("form.tasking button[type=submit]", { text: "Create task" });
+    await app.find("[role=status]", { text: "added to Launch" });
+    await app.click("nav button", { text: "Boards" });
+    await app.find(".card", { text: "Ship the beta on Monday" });
 
     // Calendar: a recurring event shows on every day it happens this month.
     await app.click("nav button", { text: "Calendar" });
+    await app.click("button", { text: "New event" });
     const today = new Date();
     const iso = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, "0")}-01`;
     await app.exec(`const el = document.querySelector("input[name=event-day]"); el.value = "${iso}"; el.dispatchEvent(new Event("input", {bubbles: true}));`);
@@ -90,11 +165,37 @@ test("a person sets up Weft and uses every module offline", async () => {
     assert.deepEqual(days, ["1", "2", "3", "4", "5"]);
     await app.screenshot(join(shots, "calendar.png"));
 
+    // The week view of the 1st shows it at its hour; editing it renames every occurrence.
+    await app.click("button[aria-pressed]", { text: "Week" });
+    await app.click("button", { text: "Today" });
+    const monthStart = new Date(today.getFullYear(), today.getMonth(), 1);
+    const weeksBack = Math.round((today.getTime() - monthStart.getTime()) / 86_400_000 / 7) + 1;
+    for (let i = 0; i < weeksBack; i++) {
+      if (await app.exec("return !!document.querySelector('.col .timed')")) break;
+      await app.click("button[aria-label='Previous week']");
+    }
+    await app.click(".col .timed", { text: "Standup" });
+    await app.type("input[name=event-title]", "Standup (team)");
+    await app.click("form button[type=submit]", { text: "Save event" });
+    await app.find(".col .timed", { text: "Standup (team)" });
+    await app.screenshot(join(shots, "calendar-week.png"));
+    await app.click("button", { text: "Export .ics" });
+    await app.find(".calendar [role=status]", { text: ".ics" });
+
     // Focus: a pomodoro runs.
     await app.click("nav button", { text: "Focus" });
     await app.click("button", { text: "Start a pomodoro" });
     const timer = await app.text("[role=timer]");
     assert.match(timer, /^2[45]:\d\d$/);
+    await app.click("button", { text: "Pause" });
+    await app.find("button", { text: "Resume" });
+    const paused = await app.text("[role=timer]");
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await app.text("[role=timer]"), paused);
+    await app.click("button", { text: "Resume" });
+    await app.type("input[name=interruption]", "Phone call");
+    await app.click("button[type=submit]", { text: "Log interruption" });
+    await app.find(".focus p", { text: "1 interruptions" });
     await app.screenshot(join(shots, "focus.png"));
     await app.click("button", { text: "Stop" });
     await app.find("button", { text: "Start a pomodoro" });
@@ -109,6 +210,25 @@ test("a person sets up Weft and uses every module offline", async () => {
     await app.click("nav button", { text: "Inbox" });
     await app.find("section.inbox h2", { text: "Inbox" });
     await app.screenshot(join(shots, "inbox.png"));
+
+    // Ctrl+K jumps anywhere by a few letters.
+    await app.exec("window.dispatchEvent(new KeyboardEvent('keydown', {key: 'k', ctrlKey: true, bubbles: true}))");
+    await app.type("input[name=switcher]", "gen");
+    await app.find("[role=option]", { text: "#general" });
+    await app.screenshot(join(shots, "switcher.png"));
+    await app.type("input[name=switcher]", "\uE007");
+    await app.find("section.chat h2", { text: "#general" });
+
+    // Settings: the profile saved, the dark theme applied, the member list.
+    await app.click("nav button", { text: "Settings" });
+    await app.type("input[name=profile-title]", "Release manager");
+    await app.click("button[type=submit]", { text: "Save profile" });
+    await app.find("[role=status]", { text: "Profile saved." });
+    await set(app, "select[aria-label=Theme]", "dark", "change");
+    await app.find("[role=status]", { text: "Settings saved." });
+    assert.equal(await app.exec("return document.documentElement.dataset.theme"), "dark");
+    await app.find(".member", { text: "Ana Lima (you)" });
+    await app.screenshot(join(shots, "settings-dark.png"));
     // Always shown: where sync stands.
     assert.match(await app.text("[role=status]"), /Offline|Up to date|Connecting|Syncing/);
   } finally {
@@ -148,8 +268,13 @@ test("two apps meet through a relay: a message typed in one appears in the other
     await a.click("nav button", { text: "Settings" });
     await a.type("input[name=relay-url]", url);
     await a.click("button[type=submit]", { text: "Add relay" });
+    // Wait for the page to settle (the relay joins the list above) before the next click.
+    await a.find(".settings [role=status]", { text: "Relay added" });
+    await a.find(".settings .list li", { text: url });
     await a.click("button", { text: "Create invite link" });
-    const linkId = await a.find("input[name=invite-out]");
+    const made = await a.find("input[name=invite-out], .settings .error");
+    assert.equal(await a.exec("return document.querySelector('.settings .error')?.textContent ?? ''"), "");
+    const linkId = made;
     const link = (await a.req("GET", a.s(`/element/${linkId}/property/value`))).value;
     assert.match(link, /^weft:\/\/join\//);
     await a.find("[role=status][aria-label='Sync status']", { text: "Up to date", timeout: 20_000 });
@@ -163,7 +288,26 @@ test("two apps meet through a relay: a message typed in one appears in the other
     await a.click("button[type=submit]", { text: "Send" });
     await b.click("nav button", { text: "#general" });
     await b.find("article.message", { text: "Hello from Ana's app", timeout: 20_000 });
+    await b.find("article.message .author", { text: "ana" });
     await b.screenshot(join(shots, "two-apps-relay.png"));
+
+    // Typing shows on the other side while it lasts, and is never stored.
+    await b.type("textarea[name=composer]", "writing…");
+    await a.find(".typing", { text: "ben is typing", timeout: 20_000 });
+    await b.exec("const t = document.querySelector('textarea[name=composer]'); t.value = ''; t.dispatchEvent(new Event('input', {bubbles: true}));");
+
+    // A direct message from Ana reaches Ben, with his unread count; a mention reaches his inbox.
+    await a.click("details.start-dm summary");
+    await a.click("details.start-dm button", { text: "ben" });
+    await a.find("section.chat h2", { text: "ben" });
+    await a.type("textarea[name=composer]", "psst @ben, a private word");
+    await a.click("button[type=submit]", { text: "Send" });
+    await b.find("nav .dms button", { text: "ana", timeout: 20_000 });
+    await b.click("nav .dms button", { text: "ana" });
+    await b.find("article.message", { text: "a private word", timeout: 20_000 });
+    await b.click("nav button", { text: "Inbox" });
+    await b.find("section.inbox article", { text: "a private word", timeout: 20_000 });
+    await b.screenshot(join(shots, "inbox-dm.png"));
   } finally {
     await a.stop();
     await b.stop();

@@ -28,20 +28,100 @@ export const commands = {
 	moveTask: (task: string, column: string, index: number | null) => typedError<Task, AppError>(__TAURI_INVOKE("move_task", { task, column, index })),
 	focusCurrent: () => typedError<FocusSession | null, AppError>(__TAURI_INVOKE("focus_current")),
 	focusStart: (kind: string, minutes: number | null) => typedError<FocusSession, AppError>(__TAURI_INVOKE("focus_start", { kind, minutes })),
-	focusStop: (completed: boolean) => typedError<null, AppError>(__TAURI_INVOKE("focus_stop", { completed })),
+	focusStop: (completed: boolean) => typedError<FocusEnd, AppError>(__TAURI_INVOKE("focus_stop", { completed })),
 	inbox: () => typedError<InboxRow[], AppError>(__TAURI_INVOKE("inbox")),
 	/**  Adds a relay account for every workspace here and starts syncing with it. */
 	addRelay: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("add_relay", { url })),
 	/**  An invite link to a workspace (admins), valid for a week and ten devices. */
 	createInvite: (workspace: string) => typedError<string, AppError>(__TAURI_INVOKE("create_invite", { workspace })),
 	agenda: (workspace: string, from: number | null, to: number | null) => typedError<Agenda, AppError>(__TAURI_INVOKE("agenda", { workspace, from, to })),
-	/**  A new calendar event; `repeat` makes it recur (`count` times, when given). */
-	createEvent: (workspace: string, title: string, start: number | null, end: number | null, timezone: string, repeat: string | null, count: number | null, reminders: number[]) => typedError<Event, AppError>(__TAURI_INVOKE("create_event", { workspace, title, start, end, timezone, repeat, count, reminders })),
 	/**
 	 *  The UI has drawn its first screen with data: printed once on stdout with the time since the
 	 *  process started, which `weft-bench app` reads as "interactive".
 	 */
 	uiReady: () => typedError<null, AppError>(__TAURI_INVOKE("ui_ready")),
+	joinChannel: (channel: string) => typedError<null, AppError>(__TAURI_INVOKE("join_channel", { channel })),
+	leaveChannel: (channel: string) => typedError<null, AppError>(__TAURI_INVOKE("leave_channel", { channel })),
+	/**  The direct conversation with these people (one person, or a group), made on first use. */
+	openDm: (workspace: string, people: string[]) => typedError<Conversation, AppError>(__TAURI_INVOKE("open_dm", { workspace, people })),
+	/**  A channel's name, topic and archived flag, each only when given. */
+	updateChannel: (channel: string, name: string | null, topic: string | null, archived: boolean | null) => typedError<null, AppError>(__TAURI_INVOKE("update_channel", { channel, name, topic, archived })),
+	/**  Which messages of a channel notify me, and whether it is muted. */
+	setChannelLevel: (channel: string, level: string, muted: boolean) => typedError<null, AppError>(__TAURI_INVOKE("set_channel_level", { channel, level, muted })),
+	pin: (id: string, pinned: boolean) => typedError<null, AppError>(__TAURI_INVOKE("pin", { id, pinned })),
+	pinned: (channel: string) => typedError<MessageView[], AppError>(__TAURI_INVOKE("pinned", { channel })),
+	saveMessage: (id: string, saved: boolean) => typedError<null, AppError>(__TAURI_INVOKE("save_message", { id, saved })),
+	saved: () => typedError<Message[], AppError>(__TAURI_INVOKE("saved")),
+	/**  One message (with its edit history). */
+	message: (id: string) => typedError<Message, AppError>(__TAURI_INVOKE("message", { id })),
+	/**
+	 *  A message to send at `at` (ms since the epoch), even if the app is closed until then: it
+	 *  goes out once, when the app next runs.
+	 */
+	scheduleMessage: (channel: string, text: string, at: number | null, parent: string | null) => typedError<string, AppError>(__TAURI_INVOKE("schedule_message", { channel, text, at, parent })),
+	cancelScheduled: (id: string) => typedError<null, AppError>(__TAURI_INVOKE("cancel_scheduled", { id })),
+	scheduled: () => typedError<ScheduledView[], AppError>(__TAURI_INVOKE("scheduled")),
+	/**
+	 *  Tells the others in the channel I am typing (ephemeral, never stored; nothing is sent where
+	 *  no relay is configured). The UI calls it at most every few seconds while keys are pressed.
+	 */
+	typing: (channel: string) => typedError<null, AppError>(__TAURI_INVOKE("typing", { channel })),
+	live: (workspace: string, channel: string | null) => typedError<Live, AppError>(__TAURI_INVOKE("live", { workspace, channel })),
+	addColumn: (board: string, name: string, done: boolean) => typedError<Column, AppError>(__TAURI_INVOKE("add_column", { board, name, done })),
+	/**  Renames a column or marks it as where finished cards go, each only when given. */
+	updateColumn: (board: string, column: string, name: string | null, done: boolean | null) => typedError<null, AppError>(__TAURI_INVOKE("update_column", { board, column, name, done })),
+	moveColumn: (board: string, column: string, index: number) => typedError<null, AppError>(__TAURI_INVOKE("move_column", { board, column, index })),
+	deleteColumn: (board: string, column: string) => typedError<null, AppError>(__TAURI_INVOKE("delete_column", { board, column })),
+	task: (id: string) => typedError<Task, AppError>(__TAURI_INVOKE("task", { id })),
+	editTask: (id: string, edit: CardEdit) => typedError<Task, AppError>(__TAURI_INVOKE("edit_task", { id, edit })),
+	deleteTask: (id: string) => typedError<null, AppError>(__TAURI_INVOKE("delete_task", { id })),
+	commentTask: (id: string, text: string) => typedError<string, AppError>(__TAURI_INVOKE("comment_task", { id, text })),
+	addSubtask: (id: string, title: string) => typedError<string, AppError>(__TAURI_INVOKE("add_subtask", { id, title })),
+	setSubtaskDone: (id: string, subtask: string, done: boolean) => typedError<null, AppError>(__TAURI_INVOKE("set_subtask_done", { id, subtask, done })),
+	tasks: (query: TaskQuery) => typedError<Task[], AppError>(__TAURI_INVOKE("tasks", { query })),
+	/**  The cards assigned to me that are not done, on every board. */
+	myTasks: () => typedError<Task[], AppError>(__TAURI_INVOKE("my_tasks")),
+	/**  A card on `board` made from a message (its text, with a link back to it). */
+	taskFromMessage: (message: string, board: string) => typedError<Task, AppError>(__TAURI_INVOKE("task_from_message", { message, board })),
+	labels: (workspace: string) => typedError<Label[], AppError>(__TAURI_INVOKE("labels", { workspace })),
+	createLabel: (workspace: string, name: string, color: string) => typedError<Label, AppError>(__TAURI_INVOKE("create_label", { workspace, name, color })),
+	createEvent: (workspace: string, event: NewEvent) => typedError<Event, AppError>(__TAURI_INVOKE("create_event", { workspace, event })),
+	event: (id: string) => typedError<Event, AppError>(__TAURI_INVOKE("event", { id })),
+	/**  Replaces an event's fields with the editor's; attendees who stay keep their answers. */
+	updateEvent: (id: string, event: NewEvent) => typedError<Event, AppError>(__TAURI_INVOKE("update_event", { id, event })),
+	/**  Deletes an event, or only its occurrence starting at `occurrence`. */
+	deleteEvent: (id: string, occurrence: number | null) => typedError<null, AppError>(__TAURI_INVOKE("delete_event", { id, occurrence })),
+	rsvp: (id: string, answer: string) => typedError<null, AppError>(__TAURI_INVOKE("rsvp", { id, answer })),
+	/**  Imports the events of an iCalendar file's text; answers how many. */
+	importIcs: (workspace: string, text: string) => typedError<number, AppError>(__TAURI_INVOKE("import_ics", { workspace, text })),
+	/**
+	 *  Writes the workspace's calendar as an `.ics` file in the Downloads folder (or the data
+	 *  directory where there is none); answers the file's path.
+	 */
+	exportIcs: (workspace: string) => typedError<string, AppError>(__TAURI_INVOKE("export_ics", { workspace })),
+	profile: () => typedError<Profile, AppError>(__TAURI_INVOKE("profile")),
+	updateProfile: (form: ProfileForm) => typedError<Profile, AppError>(__TAURI_INVOKE("update_profile", { form })),
+	settings: () => typedError<Settings, AppError>(__TAURI_INVOKE("settings")),
+	/**  Theme, language, timezone and daily focus goal; shared with my other devices. */
+	updateSettings: (settings: Settings) => typedError<Settings, AppError>(__TAURI_INVOKE("update_settings", { settings })),
+	members: (workspace: string) => typedError<MemberView[], AppError>(__TAURI_INVOKE("members", { workspace })),
+	setRole: (workspace: string, user: string, role: string) => typedError<null, AppError>(__TAURI_INVOKE("set_role", { workspace, user, role })),
+	/**  Removes a member: a new key epoch, so their devices get nothing written after. */
+	removeMember: (workspace: string, user: string) => typedError<null, AppError>(__TAURI_INVOKE("remove_member", { workspace, user })),
+	renameWorkspace: (workspace: string, name: string) => typedError<null, AppError>(__TAURI_INVOKE("rename_workspace", { workspace, name })),
+	devices: () => typedError<Devices, AppError>(__TAURI_INVOKE("devices")),
+	prefs: () => typedError<NotificationPrefs, AppError>(__TAURI_INVOKE("prefs")),
+	/**  Replaces my notification preferences (levels, keywords, do-not-disturb). */
+	updatePrefs: (prefs: NotificationPrefs) => typedError<NotificationPrefs, AppError>(__TAURI_INVOKE("update_prefs", { prefs })),
+	markInboxRead: (keys: string[]) => typedError<null, AppError>(__TAURI_INVOKE("mark_inbox_read", { keys })),
+	focusPause: () => typedError<FocusSession, AppError>(__TAURI_INVOKE("focus_pause")),
+	focusResume: () => typedError<FocusSession, AppError>(__TAURI_INVOKE("focus_resume")),
+	focusInterrupt: (note: string | null) => typedError<FocusSession, AppError>(__TAURI_INVOKE("focus_interrupt", { note })),
+	focusNotes: (notes: string) => typedError<FocusSession, AppError>(__TAURI_INVOKE("focus_notes", { notes })),
+	focusSummary: (days: number) => typedError<FocusSummary, AppError>(__TAURI_INVOKE("focus_summary", { days })),
+	setDailyGoal: (minutes: number) => typedError<DailyGoal, AppError>(__TAURI_INVOKE("set_daily_goal", { minutes })),
+	/**  Opens the vault with a passphrase (where no keychain answers), then starts relay sync. */
+	unlock: (passphrase: string) => typedError<null, AppError>(__TAURI_INVOKE("unlock", { passphrase })),
 };
 
 /** Events */
@@ -51,6 +131,13 @@ export const events = {
 };
 
 /* Types */
+/**  A relay account as `weft status` shows it. */
+export type AccountView = {
+	id: number,
+	url: string,
+	logs: LogView[],
+};
+
 /**  What the calendar shows in a range: occurrences and tasks due. */
 export type Agenda = {
 	occurrences: Occurrence[],
@@ -86,6 +173,24 @@ export type Board = {
 	archived?: boolean,
 	created_by?: string | null,
 	created_at?: Timestamp,
+};
+
+/**
+ *  A card's edit from its detail panel: a field given is set, a `clear_` flag empties it,
+ *  a field absent stays as it is (JSON has no way to say "set to nothing" with `null` alone).
+ */
+export type CardEdit = {
+	title?: string | null,
+	description?: string | null,
+	assignee?: string | null,
+	clear_assignee?: boolean,
+	priority?: string | null,
+	clear_priority?: boolean,
+	/**  Due time, ms since the epoch. */
+	due?: number | null,
+	clear_due?: boolean,
+	add_labels?: string[],
+	remove_labels?: string[],
 };
 
 /**  A change to the replica (local or from a relay); the UI refreshes what shows it. */
@@ -146,6 +251,41 @@ export type Conversation = {
 	segment?: number,
 };
 
+/**  A daily goal, per user (and optionally per workspace). */
+export type DailyGoal = {
+	/**  `YYYY-MM-DD`. */
+	date?: string,
+	target_minutes?: number,
+};
+
+/**  One device of a member. */
+export type DeviceRecord = {
+	/**  The device's X25519 key (hex), which workspace keys are wrapped to. */
+	agree?: string,
+	/**
+	 *  The invite (its key, hex) the device joined by, if any: revoked when the member is
+	 *  removed, since the relay admits an invitee while its invite is listed.
+	 */
+	invite?: string | null,
+	added_at?: Timestamp,
+};
+
+/**  This device and the relays it syncs with. */
+export type Devices = {
+	/**  This device's signing key (hex), as the relay and the access list know it. */
+	device: string,
+	accounts: AccountView[],
+};
+
+/**  A daily do-not-disturb window in the person's own time zone, e.g. 22:00 to 08:00. */
+export type DndSchedule = {
+	enabled?: boolean,
+	/**  Minutes after local midnight. */
+	start_minute?: number,
+	end_minute?: number,
+	timezone?: string,
+};
+
 /**  An earlier version of an edited message. */
 export type Edit = {
 	text?: string,
@@ -179,6 +319,12 @@ export type Event = {
 	deleted_at?: Timestamp | null,
 };
 
+/**  What ending a session reports: the session and what was held back meanwhile. */
+export type FocusEnd = {
+	session: FocusSession,
+	held: ([string, number])[],
+};
+
 /**
  *  A focus session. Elapsed time is `accumulated_ms` plus, while running, the time since
  *  `resumed_at`.
@@ -197,6 +343,27 @@ export type FocusSession = {
 	notes?: string,
 };
 
+/**  Stats over a span of days. */
+export type FocusStats = {
+	from: string,
+	to: string,
+	minutes: number,
+	sessions: number,
+	completed: number,
+	abandoned: number,
+	average_minutes: number | null,
+	interruptions: number,
+	/**  Per day: (`YYYY-MM-DD`, minutes, sessions). */
+	days: ([string, number, number])[],
+};
+
+/**  Focus over the last `days` days up to today (UTC), with today's goal and progress. */
+export type FocusSummary = {
+	stats: FocusStats,
+	goal_minutes: number,
+	today_minutes: number,
+};
+
 /**  An inbox entry. */
 export type InboxRow = {
 	key: string,
@@ -209,6 +376,59 @@ export type InboxRow = {
 	at: number,
 	read: boolean,
 	held: boolean,
+};
+
+/**  A coloured label, defined per workspace. */
+export type Label = {
+	id?: string | null,
+	name?: string,
+	color?: string,
+};
+
+/**  Who is typing in a channel and who is online in its workspace, as last heard. */
+export type Live = {
+	typing: string[],
+	/**  (user, status) of the members heard from recently. */
+	presence: ([string, string])[],
+};
+
+/**  One followed log. */
+export type LogView = {
+	log: string,
+	kind: string,
+	/**  Workspace name, for workspace logs. */
+	name: string | null,
+	cursor: number,
+	/**  Local changes not yet acknowledged by the relay. */
+	pending: number,
+	/**  Entries this device could not open (e.g. written after it was removed). */
+	unreadable: number,
+	access_version: number,
+	joining: boolean,
+};
+
+/**  A person's membership of a workspace. */
+export type Member = {
+	user?: string | null,
+	role?: string,
+	title?: string,
+	department?: string,
+	invited_by?: string | null,
+	joined_at?: Timestamp,
+	/**  Set when removed or left; the row stays so history keeps its authors. */
+	removed_at?: Timestamp | null,
+	/**
+	 *  The member's devices by Ed25519 key (hex): what keys are wrapped to and what the
+	 *  relay's access list lists. A flat map, so devices added concurrently never collide.
+	 */
+	devices?: { [key in string]: DeviceRecord },
+};
+
+/**  A member with their profile, as the members view lists them. */
+export type MemberView = {
+	user: string,
+	member: Member,
+	profile: Profile | null,
 };
 
 /**
@@ -246,6 +466,36 @@ export type MessageView = {
 	cursor: number,
 	reply_count: number,
 	last_reply: number | null,
+};
+
+/**  Fields of a new event. */
+export type NewEvent = {
+	title?: string,
+	description?: string,
+	start?: Timestamp,
+	end?: Timestamp,
+	timezone?: string,
+	all_day?: boolean,
+	location?: string,
+	kind?: string,
+	recurrence?: Recurrence | null,
+	attendees?: string[],
+	reminders?: number[],
+};
+
+/**  A person's notification preferences. */
+export type NotificationPrefs = {
+	/**  Default level for channels with no level of their own. */
+	default_level?: string,
+	/**  channel id -> level. */
+	channel_levels?: { [key in string]: string },
+	/**  channel id -> muted. */
+	muted?: { [key in string]: boolean },
+	/**  Words that notify wherever they appear (case-insensitive). */
+	keywords?: string[],
+	dnd?: DndSchedule,
+	/**  Snooze everything until then. */
+	snoozed_until?: Timestamp | null,
 };
 
 /**  One occurrence of an event in a range (recurring events expanded). */
@@ -286,6 +536,15 @@ export type Profile = {
 	updated_at?: Timestamp,
 };
 
+/**  What a person edits of their own profile. */
+export type ProfileForm = {
+	display_name?: string,
+	title?: string,
+	pronouns?: string,
+	custom_status?: string,
+	bio?: string,
+};
+
 /**  A recurrence rule. */
 export type Recurrence = {
 	freq?: string,
@@ -306,6 +565,26 @@ export type Reminder = {
 	minutes_before?: number,
 };
 
+/**  A scheduled message or a message reminder. */
+export type Scheduled = {
+	workspace?: string | null,
+	channel?: string | null,
+	message?: string | null,
+	parent?: string | null,
+	text?: string,
+	at?: number,
+	done?: boolean,
+	cancelled?: boolean,
+};
+
+/**  A scheduled message or reminder not yet done. */
+export type ScheduledView = {
+	id: string,
+	/**  `scheduled` (a message to send) or `reminders` (a reminder of a message). */
+	kind: string,
+	item: Scheduled,
+};
+
 /**  A non-message search hit. */
 export type SearchHit = {
 	kind: string,
@@ -320,6 +599,15 @@ export type SearchResults = {
 	query: string,
 	messages: MessageView[],
 	others: SearchHit[],
+};
+
+/**  Personal settings, kept in the personal document and shared only among one's own devices. */
+export type Settings = {
+	theme?: string,
+	language?: string,
+	timezone?: string,
+	/**  Minutes of focus per day the person aims for. */
+	daily_focus_goal_minutes?: number,
 };
 
 /**  A checklist item. */
@@ -371,6 +659,21 @@ export type TaskActivity = {
 	by?: string | null,
 	/**  What happened: `created`, `moved`, `assigned`, `edited title`, `commented`, ... */
 	what?: string,
+};
+
+/**  Which cards a filtered board or "my tasks" shows; every field narrows, none widens. */
+export type TaskQuery = {
+	workspace?: string | null,
+	board?: string | null,
+	assignee?: string | null,
+	/**  `low`, `medium`, `high` or `urgent`. */
+	priority?: string | null,
+	label?: string | null,
+	/**  Due before this time (ms since the epoch). */
+	due_before?: number | null,
+	include_done?: boolean,
+	/**  Words in the title or description. */
+	text?: string | null,
 };
 
 /**  Milliseconds since 1970-01-01T00:00:00Z. */
