@@ -22,3 +22,22 @@ export async function call<T>(p: Promise<Outcome<T>>): Promise<T> {
 
 export { commands, events };
 export type * from "./bindings";
+
+/** A failure as a person reads it: the shell's sentence, or the error's text. */
+export function explain(e: unknown): string {
+  return e instanceof AppFailure ? e.message : String(e);
+}
+
+/** Runs a person's action, then `after` (a reload, say). `report` gets "" first (clearing the
+ * last error), then the failure's sentence if there is one; answers whether it all worked. */
+export async function attempt(f: () => Promise<unknown>, after: () => unknown, report: (message: string) => void): Promise<boolean> {
+  report("");
+  try {
+    await f();
+    await after();
+    return true;
+  } catch (e) {
+    report(explain(e));
+    return false;
+  }
+}
