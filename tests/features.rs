@@ -433,6 +433,54 @@ fn a_task_cannot_go_to_a_column_of_another_board() {
 }
 
 #[test]
+fn an_edited_event_is_held_to_what_a_new_one_is() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    let ev = a
+        .engine
+        .create_event(
+            ws,
+            NewEvent {
+                title: "Review".into(),
+                start: T0,
+                end: T0.plus_minutes(30),
+                timezone: "UTC".into(),
+                reminders: vec![10],
+                ..NewEvent::default()
+            },
+        )
+        .unwrap()
+        .id
+        .unwrap();
+    let too_early = a.engine.update_event(ev, |e| {
+        e.reminders = vec![weft_domain::Reminder {
+            minutes_before: 60 * 24 * 29,
+        }]
+    });
+    assert!(
+        matches!(&too_early, Err(e) if e.to_string().contains("4 weeks")),
+        "{too_early:?}"
+    );
+    let too_long = a
+        .engine
+        .update_event(ev, |e| e.location = "x".repeat(100_000));
+    assert!(too_long.is_err());
+    let blank = a.engine.update_event(ev, |e| e.title = "  ".into());
+    assert!(blank.is_err());
+    // Nothing of the refused edits was kept.
+    let kept = a.engine.event(ev).unwrap();
+    assert_eq!(
+        (
+            kept.title.as_str(),
+            kept.location.as_str(),
+            kept.reminders.len()
+        ),
+        ("Review", "", 1)
+    );
+}
+
+#[test]
 fn calendar_views_expand_recurrence_and_show_tasks_due() {
     let c = clock();
     let mut a = Replica::new("ada", &c);

@@ -454,6 +454,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             people::focus_summary,
             people::set_daily_goal,
             people::unlock,
+            people::vault_is_new,
         ])
         .events(collect_events![Changed, SyncChanged])
         .dangerously_cast_bigints_to_number()

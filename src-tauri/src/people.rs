@@ -83,8 +83,9 @@ pub async fn rename_workspace(app: State<'_, App>, workspace: Id, name: String) 
 /// This device and the relays it syncs with.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct Devices {
-    /// This device's signing key (hex), as the relay and the access list know it.
-    pub device: String,
+    /// This device's signing key (hex), as the relay and the access list know it; `None` while
+    /// the vault is locked (looking at Settings does not ask for the passphrase).
+    pub device: Option<String>,
     pub accounts: Vec<AccountView>,
 }
 
@@ -93,12 +94,9 @@ pub struct Devices {
 pub async fn devices(app: State<'_, App>) -> Answer<Devices> {
     app.with(|e| {
         let device = e
-            .device_keys()?
-            .public()
-            .sign
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+            .device_keys()
+            .ok()
+            .map(|k| k.public().sign.iter().map(|b| format!("{b:02x}")).collect());
         Ok(Devices {
             device,
             accounts: e.sync_overview()?,
@@ -182,6 +180,14 @@ pub async fn set_daily_goal(app: State<'_, App>, minutes: u32) -> Answer<DailyGo
     app.with(|e| e.set_daily_goal(minutes))
 }
 
+/// Whether this device has no vault key yet: the passphrase given now will seal a new one (so
+/// the dialog asks for it twice).
+#[tauri::command]
+#[specta::specta]
+pub async fn vault_is_new(app: State<'_, App>) -> Answer<bool> {
+    app.with(|e| Ok(weft_core::vault_is_new(e.dir())))
+}
+
 /// Opens the vault with a passphrase (where no keychain answers), then starts relay sync.
 #[tauri::command]
 #[specta::specta]
@@ -191,7 +197,7 @@ pub async fn unlock(
     passphrase: String,
 ) -> Answer<()> {
     app.with(|e| {
-        e.unlock(&passphrase, true)?;
+        e.unlock(&passphrase, weft_core::keychain_wanted())?;
         // Prove it opens: the device keys are sealed under it.
         e.device_keys().map(|_| ())
     })?;

@@ -199,6 +199,9 @@ pub async fn event(app: State<'_, App>, id: Id) -> Answer<Event> {
 pub async fn update_event(app: State<'_, App>, id: Id, event: NewEvent) -> Answer<Event> {
     app.with(|e| {
         e.update_event(id, |old| {
+            // Deleted occurrences are kept by their start: a series moved in time takes them
+            // along, so none comes back.
+            let shift = event.start.0 - old.start.0;
             old.title = event.title;
             old.description = event.description;
             old.start = event.start;
@@ -210,7 +213,11 @@ pub async fn update_event(app: State<'_, App>, id: Id, event: NewEvent) -> Answe
             old.recurrence = event.recurrence.map(|mut r| {
                 // Exceptions are made by deleting one occurrence, never by the editor.
                 if let Some(prev) = &old.recurrence {
-                    r.exceptions = prev.exceptions.clone();
+                    r.exceptions = prev
+                        .exceptions
+                        .iter()
+                        .map(|x| Timestamp(x.0 + shift))
+                        .collect();
                 }
                 r
             });

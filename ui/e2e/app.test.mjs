@@ -21,7 +21,7 @@ async function set(app, css, value, event = "input") {
 }
 
 test("a person sets up Weft and uses every module offline", async () => {
-  const app = await App.start({ binary });
+  const app = await App.start({ binary, env: { WEFT_KEYCHAIN: "off", WEFT_PASSPHRASE: "e2e-secret" } });
   try {
     // First run: a profile, then a workspace.
     await app.find("h1", { text: "Welcome to Weft" });
@@ -78,8 +78,7 @@ test("a person sets up Weft and uses every module offline", async () => {
     assert.equal(await app.exec("return [...document.querySelectorAll('article.message')].some(a => a.textContent.includes('retro at 4'))"), false);
     await app.screenshot(join(shots, "chat.png"));
     await app.click(".scheduled button", { text: "Cancel" });
-    await app.find(".typing");
-    assert.equal(await app.exec("return document.querySelectorAll('.scheduled li').length"), 0);
+    await app.until("return document.querySelectorAll('.scheduled li').length === 0", "the scheduled message cancelled");
 
     await app.click("nav button", { text: "Saved" });
     await app.find("section.saved .item", { text: "Ship the beta on Monday" });
@@ -312,5 +311,63 @@ test("two apps meet through a relay: a message typed in one appears in the other
     await a.stop();
     await b.stop();
     relay.kill("SIGTERM");
+  }
+});
+
+test("with no keychain, the app asks for a passphrase, refuses a wrong one, and keeps what is stored", async () => {
+  const env = { WEFT_KEYCHAIN: "off", WEFT_PASSPHRASE: "" };
+  const first = await App.start({ binary, env });
+  const dir = first.dir;
+  try {
+    await first.type("input[name=display-name]", "Cy");
+    await first.type("input[name=username]", "cy");
+    await first.click("button[type=submit]", { text: "Create profile" });
+    await first.type("input[name=workspace-name]", "Vaulted");
+    await first.click("button[type=submit]", { text: "Create workspace" });
+    await first.type("textarea[name=composer]", "kept across the lock");
+    await first.click("button[type=submit]", { text: "Send" });
+    // Looking at Settings does not ask; the first thing that needs the device's keys does.
+    await first.click("nav button", { text: "Settings" });
+    await first.find(".settings", { text: "keys locked" });
+    assert.equal(await first.exec("return document.querySelectorAll('[role=dialog]').length"), 0);
+    await first.type("input[name=relay-url]", "ws://127.0.0.1:9");
+    await first.click("button[type=submit]", { text: "Add relay" });
+    await first.find("[role=dialog] h2", { text: "Unlock this device" });
+    await first.screenshot(join(shots, "unlock.png"));
+    await first.type("input[name=passphrase]", "correct horse battery");
+    await first.type("input[name=passphrase-again]", "correct horse batery");
+    await first.click("[role=dialog] button[type=submit]", { text: "Unlock" });
+    await first.find("[role=dialog] .error", { text: "differ" });
+    await first.type("input[name=passphrase-again]", "correct horse battery");
+    await first.click("[role=dialog] button[type=submit]", { text: "Unlock" });
+    await first.until("return document.querySelectorAll('[role=dialog]').length === 0", "the dialog to close");
+    await first.click("button[type=submit]", { text: "Add relay" });
+    await first.find(".settings [role=status]", { text: "Relay added" });
+    await first.find(".settings .list li", { text: "127.0.0.1:9" });
+    await first.click("button", { text: "Create invite link" });
+    await first.find("input[name=invite-out]");
+  } finally {
+    await first.stop();
+  }
+  const again = await App.start({ binary, env, dataDir: dir });
+  try {
+    // With a relay to sync with, the app asks as it starts.
+    await again.find("[role=dialog] h2", { text: "Unlock this device", timeout: 20_000 });
+    assert.equal(await again.exec("return !!document.querySelector('input[name=passphrase-again]')"), false);
+    await again.type("input[name=passphrase]", "not the passphrase");
+    await again.click("[role=dialog] button[type=submit]", { text: "Unlock" });
+    await again.find("[role=dialog] .error", { text: "wrong passphrase" });
+    await again.type("input[name=passphrase]", "correct horse battery");
+    await again.click("[role=dialog] button[type=submit]", { text: "Unlock" });
+    await again.until("return document.querySelectorAll('[role=dialog]').length === 0", "the dialog to close");
+    await again.click("nav button", { text: "Settings" });
+    // Settings has settled (the relay listed) before the click lands.
+    await again.find(".settings .list li", { text: "127.0.0.1:9" });
+    await again.click("button", { text: "Create invite link" });
+    await again.find("input[name=invite-out]");
+    await again.click("nav button", { text: "#general" });
+    await again.find("article.message", { text: "kept across the lock" });
+  } finally {
+    await again.stop();
   }
 });

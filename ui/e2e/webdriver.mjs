@@ -95,9 +95,28 @@ export class App {
     throw new Error(`no ${css}${text ? ` with "${text}"` : ""} (seen: ${last})`);
   }
 
+  /** Waits until `script` returns true in the page. */
+  async until(script, what, timeout = 10_000) {
+    const end = Date.now() + timeout;
+    while (Date.now() < end) {
+      if (await this.exec(script)) return;
+      await sleep(100);
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
   async click(css, opts) {
     const id = await this.find(css, opts);
-    await this.req("POST", this.s(`/element/${id}/click`), {});
+    try {
+      await this.req("POST", this.s(`/element/${id}/click`), {});
+    } catch (e) {
+      // Say what covers the element: the driver does not.
+      const over = await this.exec(
+        "const el = document.querySelector(arguments[0]); if (!el) return 'gone'; const r = el.getBoundingClientRect(); const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2); const d = top?.closest('.backdrop')?.querySelector('[role=dialog]'); return d ? 'dialog: ' + [...d.querySelectorAll('.small, .error')].map((p) => p.textContent).join(' | ') : top ? top.outerHTML.slice(0, 200) : 'nothing';",
+        [css],
+      ).catch(() => "?");
+      throw new Error(`${e.message} (clicking ${css}; on top: ${over})`);
+    }
   }
 
   async type(css, text) {

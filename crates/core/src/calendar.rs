@@ -152,6 +152,21 @@ impl Engine {
         f(&mut e);
         e.id = None;
         e.validate()?;
+        // What `create_event` checks holds for an edited event too.
+        e.title = validate::name("event title", &e.title)?;
+        e.description = validate::text("description", &e.description, validate::MAX_TEXT)?;
+        e.location = validate::text("location", &e.location, validate::MAX_NAME)?;
+        if e.reminders.len() > MAX_REMINDERS
+            || e.reminders.iter().any(|r| r.minutes_before > 60 * 24 * 28)
+        {
+            return Err(DomainError::Invalid(format!(
+                "at most {MAX_REMINDERS} reminders, each at most 4 weeks before"
+            ))
+            .into());
+        }
+        if e.attendees.len() > MAX_ATTENDEES {
+            return Err(DomainError::Invalid(format!("at most {MAX_ATTENDEES} attendees")).into());
+        }
         self.edit(&DocId::calendar(ws), |x| {
             x.upsert("events", &id.to_string(), &e)
         })?;

@@ -49,6 +49,6 @@ pub use net::{SyncMode, SyncReport, SyncStatus, sync_account};
 pub use search::SearchResults;
 pub use sync::{AccountView, JoinLink, LogView};
 pub use timers::TickReport;
-pub use vault::{Vault, VaultBackend};
+pub use vault::{Vault, VaultBackend, is_new as vault_is_new, keychain_wanted};
 pub use weft_store::{InboxRow, SearchHit, TaskFilter};
 pub use workspace::MemberView;

@@ -87,8 +87,7 @@ impl Vault {
     pub fn open(data_dir: &Path, passphrase: Option<&str>) -> Result<Vault> {
         let from_env = std::env::var(PASSPHRASE_ENV).ok().map(Zeroizing::new);
         let passphrase = passphrase.or(from_env.as_ref().map(|p| p.as_str()));
-        let use_keychain = !std::env::var(KEYCHAIN_ENV).is_ok_and(|v| keychain_off(&v));
-        Vault::open_with(data_dir, passphrase, use_keychain)
+        Vault::open_with(data_dir, passphrase, keychain_wanted())
     }
 
     /// [`Vault::open`] with the environment already read, so tests need not set variables
@@ -162,6 +161,16 @@ impl Vault {
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new((&*self.key).into())
     }
+}
+
+/// Whether the environment lets the vault use the OS keychain (`WEFT_KEYCHAIN` not `off`).
+pub fn keychain_wanted() -> bool {
+    !std::env::var(KEYCHAIN_ENV).is_ok_and(|v| keychain_off(&v))
+}
+
+/// Whether `data_dir` has no vault key yet (the first passphrase given will seal a new one).
+pub fn is_new(data_dir: &Path) -> bool {
+    !data_dir.join(ID_FILE).exists() && !data_dir.join(KEY_FILE).exists()
 }
 
 /// Whether a `WEFT_KEYCHAIN` value switches the keychain off.

@@ -14,9 +14,18 @@ export class AppFailure extends Error {
 
 type Outcome<T> = { status: "ok"; data: T } | { status: "error"; error: AppError };
 
+/** Kinds of failure that mean the vault wants its passphrase: wherever one comes from, the app
+ * asks for it (the `weft-locked` window event). */
+export const LOCKED = ["passphrase_needed", "wrong_passphrase"];
+
 export async function call<T>(p: Promise<Outcome<T>>): Promise<T> {
   const r = await p;
-  if (r.status === "error") throw new AppFailure(r.error);
+  if (r.status === "error") {
+    if (LOCKED.includes(r.error.kind) && typeof window !== "undefined") {
+      window.dispatchEvent(new CustomEvent("weft-locked", { detail: r.error.message }));
+    }
+    throw new AppFailure(r.error);
+  }
   return r.data;
 }
 

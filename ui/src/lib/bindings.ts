@@ -122,6 +122,11 @@ export const commands = {
 	setDailyGoal: (minutes: number) => typedError<DailyGoal, AppError>(__TAURI_INVOKE("set_daily_goal", { minutes })),
 	/**  Opens the vault with a passphrase (where no keychain answers), then starts relay sync. */
 	unlock: (passphrase: string) => typedError<null, AppError>(__TAURI_INVOKE("unlock", { passphrase })),
+	/**
+	 *  Whether this device has no vault key yet: the passphrase given now will seal a new one (so
+	 *  the dialog asks for it twice).
+	 */
+	vaultIsNew: () => typedError<boolean, AppError>(__TAURI_INVOKE("vault_is_new")),
 };
 
 /** Events */
@@ -272,8 +277,11 @@ export type DeviceRecord = {
 
 /**  This device and the relays it syncs with. */
 export type Devices = {
-	/**  This device's signing key (hex), as the relay and the access list know it. */
-	device: string,
+	/**
+	 *  This device's signing key (hex), as the relay and the access list know it; `None` while
+	 *  the vault is locked (looking at Settings does not ask for the passphrase).
+	 */
+	device: string | null,
 	accounts: AccountView[],
 };
 
