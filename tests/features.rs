@@ -433,6 +433,44 @@ fn a_task_cannot_go_to_a_column_of_another_board() {
 }
 
 #[test]
+fn history_pages_back_and_forward_without_a_gap_or_a_repeat() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    let ch = a.engine.find_channel(ws, "general").unwrap();
+    for i in 0..123 {
+        c.advance_ms(1000);
+        a.engine
+            .send(ch, &format!("m{i}"), SendOptions::default())
+            .unwrap();
+    }
+    let text = |v: &weft_core::MessageView| v.message.text.clone();
+    // Back from the newest, 50 at a time, as scrolling up does.
+    let mut back = Vec::new();
+    let mut before = None;
+    loop {
+        let page = a.engine.messages(ch, before, 50).unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.cursor);
+        back.extend(page.iter().map(text));
+    }
+    back.reverse();
+    // Forward from the oldest, 40 at a time, as scrolling down through history does.
+    let first = a.engine.messages(ch, before.map(|b| b + 1), 1).unwrap();
+    let mut forward: Vec<String> = first.iter().map(text).collect();
+    let mut after = first[0].cursor;
+    loop {
+        let page = a.engine.messages_after(ch, after, 40).unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.cursor;
+        forward.extend(page.iter().map(text));
+    }
+    let expected: Vec<String> = (0..123).map(|i| format!("m{i}")).collect();
+    assert_eq!(back, expected);
+    assert_eq!(forward, expected);
+}
+
+#[test]
 fn an_edited_event_is_held_to_what_a_new_one_is() {
     let c = clock();
     let mut a = Replica::new("ada", &c);

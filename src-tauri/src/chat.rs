@@ -66,6 +66,19 @@ pub async fn set_channel_level(
     })
 }
 
+/// The messages just after the cursor `after`, oldest first (reading history downwards).
+#[tauri::command]
+#[specta::specta]
+pub async fn messages_after(
+    app: State<'_, App>,
+    channel: Id,
+    after: f64,
+    limit: u32,
+) -> Answer<Vec<MessageView>> {
+    let limit = (limit as usize).clamp(1, 200);
+    app.with(|e| e.messages_after(channel, after as i64, limit))
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn pin(app: State<'_, App>, id: Id, pinned: bool) -> Answer<()> {

@@ -403,6 +403,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             chat::open_dm,
             chat::update_channel,
             chat::set_channel_level,
+            chat::messages_after,
             chat::pin,
             chat::pinned,
             chat::save_message,

@@ -371,3 +371,60 @@ test("with no keychain, the app asks for a passphrase, refuses a wrong one, and 
     await again.stop();
   }
 });
+
+test("a long channel is read back to its start and forward again with at most 200 messages in the page", async () => {
+  const app = await App.start({ binary, env: { WEFT_KEYCHAIN: "off", WEFT_PASSPHRASE: "e2e-secret" } });
+  try {
+    await app.type("input[name=display-name]", "Di");
+    await app.type("input[name=username]", "di");
+    await app.click("button[type=submit]", { text: "Create profile" });
+    await app.type("input[name=workspace-name]", "Long");
+    await app.click("button[type=submit]", { text: "Create workspace" });
+    await app.find("nav button", { text: "#general" });
+    // 450 messages through the app's own send command (typing them would take minutes).
+    const total = 450;
+    await app.exec(
+      `const done = arguments[arguments.length - 1];
+       (async () => {
+         const invoke = window.__TAURI_INTERNALS__.invoke;
+         const ws = (await invoke("overview")).workspaces[0].id;
+         const ch = (await invoke("channels", { workspace: ws })).find((c) => c.channel.name === "general").channel.id;
+         for (let i = 0; i < ${total}; i++) await invoke("send_message", { channel: ch, text: "line " + i, parent: null });
+         done(true);
+       })();`,
+      [],
+      true,
+    );
+    await app.find("article.message", { text: `line ${total - 1}` });
+    const shown = () => app.exec("return [...document.querySelectorAll('article.message .text')].map((t) => t.textContent.trim())");
+    const most = { n: 0 };
+    // Scroll up until the start of the channel.
+    for (let i = 0; i < 40; i++) {
+      const n = await app.exec("const s = document.querySelector('.messages'); s.scrollTop = 0; s.dispatchEvent(new Event('scroll')); return document.querySelectorAll('article.message').length");
+      most.n = Math.max(most.n, n);
+      if (await app.exec("return !!document.querySelector('.messages .start')")) break;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await app.find(".messages .start", { text: "very beginning" });
+    let lines = await shown();
+    assert.equal(lines[0], "line 0");
+    assert.ok(lines.length <= 200, `${lines.length} messages in the page`);
+    await app.find("button", { text: "Jump to latest" });
+    // Scroll down through history until the newest, in order, none twice.
+    const seen = [...lines];
+    for (let i = 0; i < 40; i++) {
+      const n = await app.exec("const s = document.querySelector('.messages'); s.scrollTop = s.scrollHeight; s.dispatchEvent(new Event('scroll')); return document.querySelectorAll('article.message').length");
+      most.n = Math.max(most.n, n);
+      lines = await shown();
+      for (const l of lines) if (!seen.includes(l)) seen.push(l);
+      if (lines.at(-1) === `line ${total - 1}` && !(await app.exec("return !!document.querySelector('.latest')"))) break;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    assert.equal(lines.at(-1), `line ${total - 1}`);
+    assert.ok(most.n <= 200, `at most ${most.n} messages were in the page`);
+    assert.deepEqual(seen, Array.from({ length: total }, (_, i) => `line ${i}`));
+    assert.equal(new Set(lines).size, lines.length);
+  } finally {
+    await app.stop();
+  }
+});

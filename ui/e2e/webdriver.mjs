@@ -130,8 +130,10 @@ export class App {
     return (await this.req("GET", this.s(`/element/${id}/text`))).value;
   }
 
-  async exec(script, args = []) {
-    return (await this.req("POST", this.s("/execute/sync"), { script, args })).value;
+  /** Runs `script` in the page; with `async`, it ends by calling its last argument. */
+  async exec(script, args = [], async = false) {
+    const kind = async ? "async" : "sync";
+    return (await this.req("POST", this.s(`/execute/${kind}`), { script, args })).value;
   }
 
   /** Saves the screen (the app's window on the virtual display) as PNG. WebKitWebDriver's own

@@ -613,6 +613,24 @@ impl Engine {
             .collect()
     }
 
+    /// The messages just after the one whose cursor is `after`, oldest first (scrolling down
+    /// through history).
+    pub fn messages_after(
+        &self,
+        channel: Id,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<MessageView>> {
+        let (ws, c) = self.channel(channel)?;
+        self.require_channel_access(ws, &c)?;
+        let limit = limit.clamp(1, 500);
+        self.store
+            .channel_page_after(&channel.to_string(), after, limit)?
+            .into_iter()
+            .map(MessageView::from_row)
+            .collect()
+    }
+
     /// A thread: its root and replies, oldest first.
     pub fn thread(&self, root: Id) -> Result<Vec<MessageView>> {
         let row = self

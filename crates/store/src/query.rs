@@ -227,6 +227,22 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The page of a channel just after the message at `after` (exclusive), oldest first: what
+    /// a person reading history scrolls down into.
+    pub fn channel_page_after(
+        &self,
+        channel: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLS} FROM messages m WHERE m.channel = ?1 AND m.in_channel = 1
+             AND m.rowid > ?2 ORDER BY m.rowid LIMIT ?3"
+        ))?;
+        let rows = st.query_map(params![channel, after, limit as i64], message_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// A thread's replies, oldest first.
     pub fn thread(&self, parent: &str) -> Result<Vec<MessageRow>, StoreError> {
         let mut st = self.conn.prepare_cached(&format!(

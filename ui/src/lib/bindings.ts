@@ -48,6 +48,8 @@ export const commands = {
 	updateChannel: (channel: string, name: string | null, topic: string | null, archived: boolean | null) => typedError<null, AppError>(__TAURI_INVOKE("update_channel", { channel, name, topic, archived })),
 	/**  Which messages of a channel notify me, and whether it is muted. */
 	setChannelLevel: (channel: string, level: string, muted: boolean) => typedError<null, AppError>(__TAURI_INVOKE("set_channel_level", { channel, level, muted })),
+	/**  The messages just after the cursor `after`, oldest first (reading history downwards). */
+	messagesAfter: (channel: string, after: number | null, limit: number) => typedError<MessageView[], AppError>(__TAURI_INVOKE("messages_after", { channel, after, limit })),
 	pin: (id: string, pinned: boolean) => typedError<null, AppError>(__TAURI_INVOKE("pin", { id, pinned })),
 	pinned: (channel: string) => typedError<MessageView[], AppError>(__TAURI_INVOKE("pinned", { channel })),
 	saveMessage: (id: string, saved: boolean) => typedError<null, AppError>(__TAURI_INVOKE("save_message", { id, saved })),
