@@ -395,7 +395,7 @@ test("a long channel is read back to its start and forward again with at most 20
       [],
       true,
     );
-    await app.find("article.message", { text: `line ${total - 1}` });
+    await app.find("article.message", { text: `line ${total - 1}`, timeout: 90_000 });
     const shown = () => app.exec("return [...document.querySelectorAll('article.message .text')].map((t) => t.textContent.trim())");
     const most = { n: 0 };
     // Scroll up until the start of the channel.
