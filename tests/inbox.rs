@@ -218,3 +218,33 @@ fn task_assignment_and_comments_notify_the_assignee() {
     assert!(k.contains(&"task_commented".to_string()), "{k:?}");
     assert_eq!(b.engine.my_tasks().unwrap().len(), 1);
 }
+
+#[test]
+fn a_call_started_by_someone_else_rings_those_invited_once() {
+    let (mut a, mut b, _ws, general) = pair();
+    // Those in the channel are invited (and rung); the rest of the workspace sees the call
+    // going on when they open the channel.
+    b.engine.join_channel(general, None).unwrap();
+    exchange(&mut a, &mut b);
+    let before = kinds(&b).len();
+    let m = a.engine.start_call(general).unwrap();
+    exchange(&mut a, &mut b);
+    let items = b.engine.inbox(true, 100).unwrap();
+    let ring: Vec<_> = items
+        .iter()
+        .filter(|i| i.kind == "meeting_starting")
+        .collect();
+    assert_eq!(ring.len(), 1, "{items:?}");
+    assert!(ring[0].body.contains("#general"), "{:?}", ring[0]);
+    assert!(ring[0].body.contains(&m.link), "{:?}", ring[0]);
+    assert_eq!(kinds(&b).len(), before + 1);
+    // Joining and leaving are edits to the same meeting: no second ring.
+    let id = m.id.unwrap();
+    b.engine.join_meeting(id).unwrap();
+    exchange(&mut a, &mut b);
+    a.engine.leave_meeting(id).unwrap();
+    exchange(&mut a, &mut b);
+    assert_eq!(kinds(&b).len(), before + 1);
+    // The caller's own inbox stays quiet.
+    assert!(!kinds(&a).contains(&"meeting_starting".to_string()));
+}

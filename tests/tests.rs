@@ -20,6 +20,8 @@
 //!   converging, a removed member cut off, a relay that holds no readable content.
 //! - `live`        — two devices watching: edits, typing and presence heard live, a relay
 //!   killed and restarted ridden out.
+//! - `calls`       — two people's call signalled through a real relay: media peer to peer,
+//!   forged, altered and outsider signals refused, a relay restart ridden out.
 //! - `relay`       — `weft relay` serves until terminated. (The relay's own scenarios, against
 //!   its real process, are in `crates/relay/tests`.)
 
@@ -28,6 +30,7 @@
 mod util;
 
 mod bulk;
+mod calls;
 mod cli;
 mod convergence;
 mod crash;

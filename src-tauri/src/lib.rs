@@ -17,6 +17,7 @@ use weft_domain::{
     Board, Channel, ChannelKind, FocusKind, FocusSession, Id, Profile, Task, Timestamp, Workspace,
 };
 
+mod calls;
 mod chat;
 mod error;
 mod people;
@@ -456,6 +457,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             people::set_daily_goal,
             people::unlock,
             people::vault_is_new,
+            calls::start_call,
+            calls::join_call,
+            calls::leave_call,
+            calls::call_view,
+            calls::set_call_muted,
+            calls::set_call_camera,
+            calls::call_devices,
+            calls::ongoing_call,
         ])
         .events(collect_events![Changed, SyncChanged])
         .dangerously_cast_bigints_to_number()
@@ -517,12 +526,31 @@ pub fn run() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
         .invoke_handler(builder.invoke_handler())
+        // The newest picture of a call participant: `weftframe://localhost/<device>`.
+        .register_uri_scheme_protocol("weftframe", |ctx, request| {
+            let peer = request.uri().path().trim_start_matches('/').to_owned();
+            let frame = ctx
+                .app_handle()
+                .try_state::<calls::Calls>()
+                .and_then(|c| c.frames.get(&peer));
+            let builder = tauri::http::Response::builder()
+                .header("Access-Control-Allow-Origin", "*")
+                .header("Cache-Control", "no-store");
+            match frame {
+                Some(bytes) => builder
+                    .header("Content-Type", "application/octet-stream")
+                    .body(bytes.as_ref().clone()),
+                None => builder.status(204).body(Vec::new()),
+            }
+            .unwrap_or_default()
+        })
         .setup(move |app| {
             builder.mount_events(app);
             let dir = data_dir(app)?;
             let mut engine = Engine::open(&dir)?;
             let changes = engine.subscribe();
             let engine = Arc::new(Mutex::new(engine));
+            app.manage(calls::Calls::default());
             app.manage(App {
                 engine: engine.clone(),
                 syncing: Mutex::new(Default::default()),

@@ -253,7 +253,14 @@ test("two apps meet through a relay: a message typed in one appears in the other
     });
     relay.on("exit", (c) => reject(new Error(`relay exited ${c}: ${out}`)));
   });
-  const env = { WEFT_KEYCHAIN: "off", WEFT_PASSPHRASE: "e2e-secret" };
+  // No camera or microphone here: the numbered test pattern and a tone stand in for them.
+  const env = {
+    WEFT_KEYCHAIN: "off",
+    WEFT_PASSPHRASE: "e2e-secret",
+    WEFT_CAMERA: "pattern",
+    WEFT_MIC: "tone",
+    WEFT_CALL_BIND: "127.0.0.1:0",
+  };
   const a = await App.start({ binary, env });
   const b = await App.start({ binary, env });
   try {
@@ -307,6 +314,27 @@ test("two apps meet through a relay: a message typed in one appears in the other
     await b.click("nav button", { text: "Inbox" });
     await b.find("section.inbox article", { text: "a private word", timeout: 20_000 });
     await b.screenshot(join(shots, "inbox-dm.png"));
+
+    // A call in #general: Ana starts it; Ben sees it going on and joins; each shows the
+    // other's video, decoded in Rust and painted by WebGL.
+    await a.click("nav button", { text: "#general" });
+    await a.click("section.chat header button", { text: "Call" });
+    await a.click("button[type=submit]", { text: "Join call" });
+    await a.find("section.call figure.tile[data-peer=me][data-live=yes]", { timeout: 20_000 });
+    await b.click("nav button", { text: "#general" });
+    await b.click("section.chat header button", { text: "Join call", timeout: 30_000 });
+    await b.click("button[type=submit]", { text: "Join call" });
+    const remote = "section.call figure.tile[data-live=yes]:not([data-peer=me])";
+    await b.find(remote, { timeout: 30_000 });
+    await a.find(remote, { timeout: 30_000 });
+    await a.find("section.call figcaption", { text: "ben" });
+    await b.find("section.call figcaption", { text: "ana" });
+    await a.screenshot(join(shots, "call.png"));
+    await b.click("section.call button", { text: "Mute" });
+    await b.find("section.call button", { text: "Unmute" });
+    await b.click("section.call button", { text: "Leave" });
+    await b.until("return !document.querySelector('section.call')", "the call view closes");
+    await a.click("section.call button", { text: "Leave" });
   } finally {
     await a.stop();
     await b.stop();

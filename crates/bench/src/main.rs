@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod app;
+mod call;
 mod catchup;
 mod media;
 mod relay;
@@ -32,6 +33,8 @@ enum Cmd {
     Catchup(catchup::Opts),
     /// Media engine: Opus and H.264 per-frame cost, picture quality, bitrate accuracy.
     Media(media::Opts),
+    /// A loopback call: connect time, glass-to-glass latency, delivery, quality, CPU.
+    Call(call::Opts),
     /// The desktop app: cold start to interactive and memory, with a 100k-message workspace.
     App(app::Opts),
     /// (internal) The relay alone in this process, for the relay scenario.
@@ -47,6 +50,7 @@ fn main() -> Result<()> {
         Cmd::Catchup(o) => catchup::run(&o)?,
         Cmd::Media(o) => media::run(&o)?,
         Cmd::App(o) => app::run(&o)?,
+        Cmd::Call(o) => call::run(&o)?,
         Cmd::RelayServer(o) => return relay::serve(&o),
     };
     println!("{}", serde_json::to_string_pretty(&out)?);

@@ -114,7 +114,7 @@ impl Engine {
     }
 
     /// Checks that I may read and write in a channel.
-    fn require_channel_access(&self, ws: Id, c: &Channel) -> Result<()> {
+    pub(crate) fn require_channel_access(&self, ws: Id, c: &Channel) -> Result<()> {
         let role = self.my_role(ws)?;
         let me = self.me()?.user;
         let member = c.members.get(&me.to_string()).copied().unwrap_or(false);

@@ -47,7 +47,7 @@ pub use error::{CoreError, Result};
 pub use focus::FocusEnd;
 pub use net::{SyncMode, SyncReport, SyncStatus, sync_account};
 pub use search::SearchResults;
-pub use sync::{AccountView, JoinLink, LogView};
+pub use sync::{AccountView, CallSignal, JoinLink, LogView, MAX_CALL_SIGNAL};
 pub use timers::TickReport;
 pub use vault::{Vault, VaultBackend, is_new as vault_is_new, keychain_wanted};
 pub use weft_store::{InboxRow, SearchHit, TaskFilter};

@@ -175,6 +175,39 @@ pub(crate) fn after_projection(
                 state.quiet(now),
             )?;
         }
+        (DocKind::Calendar, "meetings") if p.inserted => {
+            // A call started by someone else, with me among those invited: it rings.
+            let Ok(m) = serde_json::from_value::<weft_domain::Meeting>(value.clone()) else {
+                return Ok(());
+            };
+            if m.status != weft_domain::MeetingStatus::InProgress
+                || m.created_by == Some(me.user)
+                || !m.participants.contains_key(&my)
+            {
+                return Ok(());
+            }
+            let place = match m.channel {
+                Some(c) => match tx.channel_kind(&c.to_string())? {
+                    Some((kind, _)) if kind == "dm" || kind == "group_dm" => {
+                        "a direct message".to_owned()
+                    }
+                    Some((_, name)) => format!("#{name}"),
+                    None => "a channel".to_owned(),
+                },
+                None => "a meeting".to_owned(),
+            };
+            tx.inbox_add(
+                &format!("call:{key}"),
+                NotificationKind::MeetingStarting.as_str(),
+                ws.as_deref(),
+                m.channel.map(|c| c.to_string()).as_deref(),
+                "📞 A call started",
+                &format!("in {place} — join it from there or with {}", m.link),
+                &format!("meeting:{key}"),
+                m.created_at.0,
+                state.quiet(now),
+            )?;
+        }
         (DocKind::Calendar, "events") => {
             let Ok(e) = serde_json::from_value::<weft_domain::Event>(value.clone()) else {
                 return Ok(());

@@ -133,6 +133,33 @@ pub struct Live {
     typing: HashMap<(Id, Id), i64>,
     /// Ephemeral payloads waiting to go out: (log, data).
     outgoing: Vec<([u8; 16], Vec<u8>)>,
+    /// Call signals heard for this device, oldest first, until the app takes them.
+    calls: std::collections::VecDeque<CallSignal>,
+}
+
+/// Most call signals held for the app (a call that isn't being read can't grow memory).
+const MAX_HELD_SIGNALS: usize = 512;
+
+/// Largest call signal payload (an SDP offer is a few kilobytes; the relay's ephemeral frame
+/// takes 64 KiB with the envelope around it).
+pub const MAX_CALL_SIGNAL: usize = 48 * 1024;
+
+/// A call signal from another device, checked: its device signed it, that device is on the
+/// workspace's access list (so its person is who the list says), and that person may be in
+/// the channel. The relay can drop one, but not forge or alter one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct CallSignal {
+    pub channel: Id,
+    /// The call (meeting id).
+    pub call: String,
+    /// The sending device (its public key, hex) and its person.
+    pub from_device: String,
+    pub from_user: Id,
+    /// The device it is for; `None`: every device in the call.
+    pub to: Option<String>,
+    /// What `weft-call` said (its JSON), untouched.
+    pub signal: String,
 }
 
 /// An invite made on this device, kept until the relay's access list carries it.
@@ -167,8 +194,20 @@ fn pending_invites_key(ws: Id) -> String {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "t", rename_all = "snake_case")]
 enum Ephemeral {
-    Presence { user: Id, status: String },
-    Typing { user: Id, channel: Id },
+    Presence {
+        user: Id,
+        status: String,
+    },
+    Typing {
+        user: Id,
+        channel: Id,
+    },
+    Call {
+        channel: Id,
+        call: String,
+        to: Option<String>,
+        signal: String,
+    },
 }
 
 fn role_on_list(r: Role) -> weft_proto::Role {
@@ -1148,6 +1187,83 @@ impl Engine {
         )
     }
 
+    /// This device's id as calls name it: its signing key, hex.
+    pub fn device_id(&mut self) -> Result<String> {
+        Ok(crate::keys::hex(&self.device_keys()?.public().sign))
+    }
+
+    /// Sends a call signal to the devices of a channel's call (`to`: one device). Only a
+    /// person who may be in the channel can.
+    pub fn send_call_signal(
+        &mut self,
+        channel: Id,
+        call: &str,
+        to: Option<&str>,
+        signal: &str,
+    ) -> Result<()> {
+        let (ws, c) = self.channel(channel)?;
+        self.require_channel_access(ws, &c)?;
+        if signal.len() > MAX_CALL_SIGNAL || call.len() > 64 || to.is_some_and(|t| t.len() > 64) {
+            return Err(weft_domain::DomainError::Invalid(format!(
+                "call signal of {} bytes (at most {MAX_CALL_SIGNAL}, ids at most 64)",
+                signal.len()
+            ))
+            .into());
+        }
+        self.queue_ephemeral(
+            ws,
+            &Ephemeral::Call {
+                channel,
+                call: call.to_owned(),
+                to: to.map(str::to_owned),
+                signal: signal.to_owned(),
+            },
+        )
+    }
+
+    /// The person a device belongs to, as the workspace's signed access list says.
+    pub fn device_owner(&self, ws: Id, device: &str) -> Result<Option<Id>> {
+        let Some(key) = unhex::<32>(device) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .sync_log(&ws.to_string())?
+            .and_then(|l| l.access)
+            .and_then(|b| AccessList::decode(&b).ok())
+            .and_then(|a| {
+                a.members
+                    .iter()
+                    .find(|m| m.device == key)
+                    .map(|m| Id::from_bytes(m.user))
+            }))
+    }
+
+    /// The signals of one call heard since the last time, oldest first.
+    pub fn take_call_signals(&mut self, call: &str) -> Vec<CallSignal> {
+        let mut mine = Vec::new();
+        self.live.calls.retain(|s| {
+            if s.call == call {
+                mine.push(s.clone());
+                false
+            } else {
+                true
+            }
+        });
+        mine
+    }
+
+    /// Whether a person may be in a channel's call: a public channel's are the workspace's
+    /// members, a private channel's or DM's its own.
+    fn may_join_call(&self, ws: Id, channel: Id, user: Id) -> Result<bool> {
+        let (cws, c) = self.channel(channel)?;
+        if cws != ws {
+            return Ok(false);
+        }
+        let member = c.members.get(&user.to_string()).copied().unwrap_or(false);
+        Ok(member || c.kind == weft_domain::ChannelKind::Public)
+    }
+
     fn channel_workspace(&self, channel: Id) -> Result<Id> {
         Ok(self.channel(channel)?.0)
     }
@@ -1192,9 +1308,60 @@ impl Engine {
             Ok(Ephemeral::Presence { user, status }) => {
                 self.live.presence.insert((ws, user), (status, now));
             }
+            Ok(Ephemeral::Call {
+                channel,
+                call,
+                to,
+                signal,
+            }) => return self.heard_call_signal(ws, &env, channel, call, to, signal),
             Err(_) => {}
         }
         self.emit_live(ws);
+        Ok(())
+    }
+
+    fn heard_call_signal(
+        &mut self,
+        ws: Id,
+        env: &Envelope,
+        channel: Id,
+        call: String,
+        to: Option<String>,
+        signal: String,
+    ) -> Result<()> {
+        let from_device = crate::keys::hex(&env.author);
+        let me = self.device_id()?;
+        if from_device == me || to.as_ref().is_some_and(|t| *t != me) {
+            return Ok(());
+        }
+        // Who the device belongs to is what the admins' signed access list says, not what
+        // the message claims.
+        let from_user = self.device_owner(ws, &from_device)?;
+        let Some(from_user) = from_user else {
+            tracing::warn!(device = %from_device, "call signal from a device not on the access list: ignored");
+            return Ok(());
+        };
+        if !matches!(self.may_join_call(ws, channel, from_user), Ok(true)) {
+            tracing::warn!(user = %from_user, %channel, "call signal from someone not in the channel: ignored");
+            return Ok(());
+        }
+        if self.live.calls.len() >= MAX_HELD_SIGNALS {
+            self.live.calls.pop_front();
+        }
+        self.live.calls.push_back(CallSignal {
+            channel,
+            call,
+            from_device,
+            from_user,
+            to,
+            signal,
+        });
+        let ev = crate::ChangeEvent {
+            doc: format!("call:{channel}"),
+            entities: Vec::new(),
+            remote: true,
+        };
+        self.emit(ev);
         Ok(())
     }
 

@@ -129,6 +129,22 @@ export const commands = {
 	 *  the dialog asks for it twice).
 	 */
 	vaultIsNew: () => typedError<boolean, AppError>(__TAURI_INVOKE("vault_is_new")),
+	/**  Joins the call going on in a channel or DM, or starts one (everyone in it is invited). */
+	startCall: (channel: string, camera: boolean, mic: boolean) => typedError<CallView, AppError>(__TAURI_INVOKE("start_call", { channel, camera, mic })),
+	/**  Joins a meeting by id or `weft://meet/…` link. */
+	joinCall: (meeting: string, camera: boolean, mic: boolean) => typedError<CallView, AppError>(__TAURI_INVOKE("join_call", { meeting, camera, mic })),
+	/**  Leaves the call (the last one out completes the meeting). */
+	leaveCall: () => typedError<null, AppError>(__TAURI_INVOKE("leave_call")),
+	/**  The call in progress, if any. */
+	callView: () => typedError<CallView | null, AppError>(__TAURI_INVOKE("call_view")),
+	/**  Mutes or unmutes the microphone. */
+	setCallMuted: (muted: boolean) => typedError<CallView | null, AppError>(__TAURI_INVOKE("set_call_muted", { muted })),
+	/**  Turns the camera on or off. */
+	setCallCamera: (on: boolean) => typedError<CallView | null, AppError>(__TAURI_INVOKE("set_call_camera", { on })),
+	/**  Cameras, microphones and speakers, for the pre-join screen. */
+	callDevices: () => typedError<CallDevices, AppError>(__TAURI_INVOKE("call_devices")),
+	/**  The call going on in a channel, if any (the channel shows "Join call"). */
+	ongoingCall: (channel: string) => typedError<Meeting | null, AppError>(__TAURI_INVOKE("ongoing_call", { channel })),
 };
 
 /** Events */
@@ -180,6 +196,29 @@ export type Board = {
 	archived?: boolean,
 	created_by?: string | null,
 	created_at?: Timestamp,
+};
+
+/**  What the pre-join screen offers. */
+export type CallDevices = {
+	cameras: string[],
+	microphones: string[],
+	speakers: string[],
+};
+
+/**  The call view: who is in it and how this device is sending. */
+export type CallView = {
+	meeting: string,
+	channel: string,
+	title: string,
+	/**  This device (its own preview's tile name is `me`). */
+	me: string,
+	muted: boolean,
+	camera: boolean,
+	peers: PeerView[],
+	active_speaker: string | null,
+	input_level_dbfs: number | null,
+	/**  Why a device is missing (no camera, no microphone), for the person to see. */
+	notice: string | null,
 };
 
 /**
@@ -417,6 +456,25 @@ export type LogView = {
 	joining: boolean,
 };
 
+/**  A call or scheduled meeting. */
+export type Meeting = {
+	id?: string | null,
+	title?: string,
+	description?: string,
+	/**  The channel or DM it belongs to; its chat is that channel's thread. */
+	channel?: string | null,
+	/**  The calendar event that schedules it. */
+	event?: string | null,
+	link?: string,
+	status?: string,
+	start?: Timestamp | null,
+	end?: Timestamp | null,
+	created_by?: string | null,
+	created_at?: Timestamp,
+	/**  user id -> participant. */
+	participants?: { [key in string]: Participant },
+};
+
 /**  A person's membership of a workspace. */
 export type Member = {
 	user?: string | null,
@@ -522,6 +580,25 @@ export type Overview = {
 	me: string | null,
 	workspaces: Workspace[],
 	data_dir: string,
+};
+
+/**  One person's part in a meeting. */
+export type Participant = {
+	status?: string,
+	joined_at?: Timestamp | null,
+	left_at?: Timestamp | null,
+};
+
+/**  A remote participant as the call view shows them. */
+export type PeerView = {
+	device: string,
+	user: string | null,
+	/**  `connecting`, `connected`, `disconnected`, `failed`… */
+	state: string,
+	/**  `good`, `fair` or `poor`. */
+	quality: string,
+	speaking: boolean,
+	frames: number,
 };
 
 /**  A user's public profile, replicated to every workspace they belong to. */

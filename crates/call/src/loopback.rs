@@ -1,0 +1,374 @@
+//! Several calls in one process, on loopback, each sending a numbered test pattern and a
+//! tone, with what every one receives recorded: the harness of the call tests and of
+//! `weft-bench call`. Signals go straight from call to call here; in the app they go
+//! through the engine and the relay.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use weft_media::clock::now_us;
+use weft_media::frame::{AudioFrame, VideoFrame, rms_dbfs};
+use weft_media::pipeline::{AudioSink, FnAudioSink, FnSink, VideoSink};
+use weft_media::synthetic::{MarkerDetector, TestPattern, ToneSource, draw, read_frame_number};
+
+use crate::{Call, CallConfig, RemoteSinks, Result, Signal, SignalMessage, VideoSettings};
+
+/// A picture one participant showed of another's.
+#[derive(Clone, Copy, Debug)]
+pub struct Shown {
+    pub frame: u32,
+    /// When it reached the sink, on [`now_us`]'s clock.
+    pub at_us: u64,
+    /// Luma PSNR against the picture the sender drew, dB (when measured).
+    pub psnr_db: Option<f64>,
+}
+
+/// What every participant received, keyed by (receiver, sender).
+#[derive(Default)]
+pub struct Received {
+    pub video: StdMutex<HashMap<(String, String), Vec<Shown>>>,
+    /// (frames played, frames with the tone audible).
+    pub audio: StdMutex<HashMap<(String, String), (u64, u64)>>,
+    /// When each marker burst of the sender's tone was played, on [`now_us`]'s clock.
+    pub markers: StdMutex<HashMap<(String, String), Vec<u64>>>,
+}
+
+impl Received {
+    /// Pictures `receiver` showed of `sender`'s.
+    pub fn shown(&self, receiver: &str, sender: &str) -> Vec<Shown> {
+        lock(&self.video)
+            .get(&(receiver.to_owned(), sender.to_owned()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// (frames played, frames audible) of `sender`'s audio at `receiver`.
+    pub fn heard(&self, receiver: &str, sender: &str) -> (u64, u64) {
+        lock(&self.audio)
+            .get(&(receiver.to_owned(), sender.to_owned()))
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sinks that record, into [`Received`], the frame numbers shown and the tone heard.
+pub struct RecordingSinks {
+    me: String,
+    received: Arc<Received>,
+    /// Measure PSNR on every this many pictures (0: never); it costs a redraw.
+    psnr_every: u32,
+}
+
+impl RecordingSinks {
+    /// Records as participant `me`.
+    pub fn new(me: &str, received: Arc<Received>, psnr_every: u32) -> RecordingSinks {
+        RecordingSinks {
+            me: me.to_owned(),
+            received,
+            psnr_every,
+        }
+    }
+}
+
+impl RemoteSinks for RecordingSinks {
+    fn video(&self, peer: &str) -> Box<dyn VideoSink> {
+        let key = (self.me.clone(), peer.to_owned());
+        let received = self.received.clone();
+        let every = self.psnr_every;
+        Box::new(FnSink(move |f: VideoFrame| {
+            let at_us = now_us();
+            if let Some(frame) = read_frame_number(&f) {
+                let psnr_db = (every > 0 && frame % every == 0)
+                    .then(|| draw(f.width, f.height, frame, f.pts_us).ok())
+                    .flatten()
+                    .and_then(|reference| f.psnr_y(&reference).ok());
+                lock(&received.video)
+                    .entry(key.clone())
+                    .or_default()
+                    .push(Shown {
+                        frame,
+                        at_us,
+                        psnr_db,
+                    });
+            }
+            Ok(())
+        }))
+    }
+
+    fn audio(&self, peer: &str) -> Box<dyn AudioSink> {
+        let key = (self.me.clone(), peer.to_owned());
+        let received = self.received.clone();
+        let tone = ToneSource::new(1);
+        let mut detector = MarkerDetector::new(tone.tone_hz, tone.marker_hz);
+        Box::new(FnAudioSink(move |f: AudioFrame| {
+            let at_us = now_us();
+            {
+                let mut g = lock(&received.audio);
+                let e = g.entry(key.clone()).or_default();
+                e.0 += 1;
+                if rms_dbfs(&f.samples) > -30.0 {
+                    e.1 += 1;
+                }
+            }
+            // A marker found in this frame started about now (to within 20 ms).
+            if !detector.push(&f.samples).is_empty() {
+                lock(&received.markers)
+                    .entry(key.clone())
+                    .or_default()
+                    .push(at_us);
+            }
+            Ok(())
+        }))
+    }
+}
+
+/// When `receiver` played each marker of `sender`'s tone.
+pub fn lock_markers(received: &Received, receiver: &str, sender: &str) -> Vec<u64> {
+    lock(&received.markers)
+        .get(&(receiver.to_owned(), sender.to_owned()))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Settings of a loopback mesh.
+#[derive(Clone, Debug)]
+pub struct MeshConfig {
+    pub participants: usize,
+    pub video: VideoSettings,
+    /// Share of UDP packets lost each way between participants (0.02: 2 % loss): their
+    /// candidates are rewritten to point at [`LossyProxy`]s.
+    pub loss: f64,
+    pub psnr_every: u32,
+}
+
+type Proxies = Arc<tokio::sync::Mutex<HashMap<String, LossyProxy>>>;
+
+/// A running loopback mesh.
+pub struct Mesh {
+    /// The lossy relays between participants (with loss), kept as long as the mesh.
+    _proxies: Proxies,
+    pub calls: Vec<Call>,
+    pub received: Arc<Received>,
+    /// When each participant's test pattern started ([`now_us`]): picture `n` was captured
+    /// at start + n / fps.
+    pub starts: Vec<Arc<std::sync::atomic::AtomicU64>>,
+    /// When each participant's tone started: its markers sound once a second from then.
+    pub audio_starts: Vec<u64>,
+    routers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Mesh {
+    /// The names of the participants: `p0`, `p1`, …
+    pub fn names(&self) -> Vec<String> {
+        self.calls.iter().map(|c| c.me().to_owned()).collect()
+    }
+
+    /// Starts `participants` calls that find each other through in-process signalling.
+    pub async fn start(config: MeshConfig) -> Result<Mesh> {
+        let received = Arc::new(Received::default());
+        let mut calls = Vec::new();
+        let mut outs = Vec::new();
+        for i in 0..config.participants {
+            let me = format!("p{i}");
+            let mut c = CallConfig::new("loopback", me.clone());
+            c.bind = vec!["127.0.0.1:0".into()];
+            c.video = config.video;
+            let (tx, rx) = mpsc::unbounded_channel::<SignalMessage>();
+            let sinks = Arc::new(RecordingSinks::new(
+                &me,
+                received.clone(),
+                config.psnr_every,
+            ));
+            calls.push(Call::start(c, sinks, tx).await?);
+            outs.push(rx);
+        }
+        let v = config.video;
+        let mut starts = Vec::new();
+        let mut audio_starts = Vec::new();
+        for call in &calls {
+            let start = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            starts.push(start.clone());
+            call.set_video_source(move || {
+                let t = now_us();
+                start.store(t, std::sync::atomic::Ordering::Relaxed);
+                TestPattern::new(v.width, v.height, v.fps).map(|p| p.with_start(t))
+            })?;
+            let t = now_us();
+            call.set_audio_source(ToneSource::new(1).with_start(t))?;
+            audio_starts.push(t);
+        }
+        // One inbox per call, handled in order, as the engine hands signals over.
+        let mut inboxes = Vec::new();
+        let mut routers = Vec::new();
+        for call in &calls {
+            let (tx, mut rx) = mpsc::unbounded_channel::<SignalMessage>();
+            inboxes.push((call.me().to_owned(), tx));
+            let call = call.clone();
+            routers.push(tokio::spawn(async move {
+                while let Some(m) = rx.recv().await {
+                    if let Err(e) = call.handle(m).await {
+                        tracing::warn!(me = call.me(), "signal: {e}");
+                    }
+                }
+            }));
+        }
+        let proxies: Proxies = Arc::default();
+        for mut rx in outs {
+            let inboxes = inboxes.clone();
+            let (loss, proxies) = (config.loss, proxies.clone());
+            routers.push(tokio::spawn(async move {
+                while let Some(mut m) = rx.recv().await {
+                    if loss > 0.0
+                        && let Signal::Candidate { candidate, .. } = &mut m.signal
+                    {
+                        *candidate = through_proxy(candidate, loss, &proxies).await;
+                    }
+                    for (name, tx) in &inboxes {
+                        if *name != m.from && m.to.as_ref().is_none_or(|t| t == name) {
+                            let _ = tx.send(m.clone());
+                        }
+                    }
+                }
+            }));
+        }
+        Ok(Mesh {
+            _proxies: proxies,
+            calls,
+            received,
+            starts,
+            audio_starts,
+            routers,
+        })
+    }
+
+    /// Waits until every participant shows pictures of every other (or `limit` passes);
+    /// returns whether they all do.
+    pub async fn wait_all_flowing(&self, limit: Duration) -> bool {
+        let names = self.names();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let all = names.iter().all(|r| {
+                names
+                    .iter()
+                    .filter(|s| *s != r)
+                    .all(|s| !self.received.shown(r, s).is_empty())
+            });
+            if all {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Leaves every call.
+    pub async fn stop(self) {
+        for c in &self.calls {
+            c.leave().await;
+        }
+        for r in self.routers {
+            r.abort();
+        }
+    }
+}
+
+/// Of the pictures shown, what share of those sent in their span arrived, and whether
+/// they came in order: (delivered ratio, in order, count).
+pub fn delivery(shown: &[Shown]) -> (f64, bool, usize) {
+    let (Some(first), Some(last)) = (shown.first(), shown.last()) else {
+        return (0.0, true, 0);
+    };
+    let in_order = shown.windows(2).all(|w| w[1].frame > w[0].frame);
+    let span = f64::from(last.frame.saturating_sub(first.frame) + 1);
+    let mut distinct: Vec<u32> = shown.iter().map(|s| s.frame).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    (distinct.len() as f64 / span, in_order, shown.len())
+}
+
+/// A UDP relay that loses a share of what it passes, each way: put between two devices by
+/// rewriting one's ICE candidate to point here. Loss happens on the wire, before SRTP, so
+/// retransmissions (NACK) and keyframe requests work as they would on a lossy path.
+pub struct LossyProxy {
+    pub addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LossyProxy {
+    /// Relays to and from `target` through a new loopback port.
+    pub async fn start(target: std::net::SocketAddr, loss: f64) -> std::io::Result<LossyProxy> {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+        let addr = socket.local_addr()?;
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            let mut client: Option<std::net::SocketAddr> = None;
+            loop {
+                let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                    return;
+                };
+                let to = if from == target {
+                    match client {
+                        Some(c) => c,
+                        None => continue,
+                    }
+                } else {
+                    client = Some(from);
+                    target
+                };
+                if rand::random::<f64>() < loss {
+                    continue;
+                }
+                let _ = socket.send_to(&buf[..n], to).await;
+            }
+        });
+        Ok(LossyProxy { addr, task })
+    }
+}
+
+impl Drop for LossyProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The candidate with its address replaced by a lossy proxy's (one per candidate).
+async fn through_proxy(
+    candidate: &str,
+    loss: f64,
+    proxies: &tokio::sync::Mutex<HashMap<String, LossyProxy>>,
+) -> String {
+    let mut fields: Vec<String> = candidate.split_whitespace().map(str::to_owned).collect();
+    let (Some(ip), Some(port)) = (fields.get(4), fields.get(5)) else {
+        return candidate.to_owned();
+    };
+    let Ok(target) = format!("{ip}:{port}").parse::<std::net::SocketAddr>() else {
+        return candidate.to_owned();
+    };
+    let mut map = proxies.lock().await;
+    let key = target.to_string();
+    let addr = match map.get(&key) {
+        Some(p) => p.addr.to_string(),
+        None => match LossyProxy::start(target, loss).await {
+            Ok(p) => {
+                let a = p.addr.to_string();
+                map.insert(key, p);
+                a
+            }
+            Err(_) => return candidate.to_owned(),
+        },
+    };
+    let Some((ip, port)) = addr.rsplit_once(':') else {
+        return candidate.to_owned();
+    };
+    fields[4] = ip.to_owned();
+    fields[5] = port.to_owned();
+    fields.join(" ")
+}

@@ -1,0 +1,134 @@
+//! Calls on loopback: real `webrtc` connections over UDP on 127.0.0.1, real Opus and H.264,
+//! numbered test patterns read back at every receiver.
+
+use std::time::Duration;
+
+use weft_call::VideoSettings;
+use weft_call::loopback::{Mesh, MeshConfig, delivery};
+
+fn small() -> VideoSettings {
+    // Small enough that four participants' twelve decoders fit two cores in a debug build.
+    VideoSettings {
+        width: 320,
+        height: 240,
+        fps: 15,
+        bitrate_bps: 300_000,
+    }
+}
+
+async fn run(participants: usize, loss: f64, seconds: u64) -> Mesh {
+    let mesh = Mesh::start(MeshConfig {
+        participants,
+        video: small(),
+        loss,
+        psnr_every: 0,
+    })
+    .await
+    .expect("calls start");
+    assert!(
+        mesh.wait_all_flowing(Duration::from_secs(30)).await,
+        "every participant shows every other within 30 s"
+    );
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    mesh
+}
+
+/// Every pair: pictures arrive in order and at least `min_ratio` of those sent in the span
+/// arrive; the other's tone is heard.
+fn check(mesh: &Mesh, min_ratio: f64, seconds: u64) {
+    let names = mesh.names();
+    for r in &names {
+        for s in names.iter().filter(|s| *s != r) {
+            let shown = mesh.received.shown(r, s);
+            let (ratio, in_order, count) = delivery(&shown);
+            assert!(in_order, "{r} showed {s}'s pictures out of order");
+            assert!(
+                count as u64 >= seconds * 15 / 2,
+                "{r} showed only {count} of {s}'s pictures"
+            );
+            assert!(
+                ratio >= min_ratio,
+                "{r} showed {:.1} % of {s}'s pictures ({count})",
+                ratio * 100.0
+            );
+            let (played, audible) = mesh.received.heard(r, s);
+            assert!(
+                played >= seconds * 50 / 2,
+                "{r} played {played} frames of {s}'s audio"
+            );
+            assert!(
+                audible * 10 >= played * 8,
+                "{r} heard {s}'s tone in only {audible} of {played} frames"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_participants_see_and_hear_each_other() {
+    let mesh = run(2, 0.0, 6).await;
+    check(&mesh, 0.99, 6);
+    let parts = mesh.calls[0].participants().await;
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].peer, "p1");
+    assert_eq!(parts[0].state, "connected");
+    assert!(parts[0].frames_decoded > 0);
+    // The tone is loud: whoever it is, someone is the active speaker.
+    assert_eq!(mesh.calls[0].active_speaker().await.as_deref(), Some("p1"));
+    mesh.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_participants_in_a_mesh_each_get_all_three_others() {
+    let mesh = run(4, 0.0, 6).await;
+    check(&mesh, 0.99, 6);
+    for c in &mesh.calls {
+        assert_eq!(c.participants().await.len(), 3);
+    }
+    mesh.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_percent_loss_still_delivers_most_pictures_and_conceals_audio() {
+    let mesh = run(2, 0.02, 8).await;
+    check(&mesh, 0.95, 8);
+    mesh.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn muting_and_turning_the_camera_off_stop_what_the_other_side_gets() {
+    let mesh = run(2, 0.0, 1).await;
+    let p0 = &mesh.calls[0];
+    p0.set_muted(true);
+    p0.camera_off();
+    assert!(!p0.camera_on());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (seen, (_, heard)) = (
+        mesh.received.shown("p1", "p0").len(),
+        mesh.received.heard("p1", "p0"),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        mesh.received.shown("p1", "p0").len(),
+        seen,
+        "no pictures with the camera off"
+    );
+    let (_, heard_after) = mesh.received.heard("p1", "p0");
+    assert!(
+        heard_after - heard <= 5,
+        "muted, yet {} more audible frames",
+        heard_after - heard
+    );
+    // p1 still gets through to p0.
+    let before = mesh.received.shown("p0", "p1").len();
+    // Camera back on (a device switch is the same call): pictures flow again.
+    let v = small();
+    p0.set_video_source(move || weft_media::synthetic::TestPattern::new(v.width, v.height, v.fps))
+        .unwrap();
+    p0.set_muted(false);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(mesh.received.shown("p1", "p0").len() > seen + 10);
+    assert!(mesh.received.heard("p1", "p0").1 > heard_after + 50);
+    assert!(mesh.received.shown("p0", "p1").len() > before + 20);
+    mesh.stop().await;
+}

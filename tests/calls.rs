@@ -1,0 +1,290 @@
+//! Calls between two people's devices signalled through a real relay process: media flows
+//! peer to peer on loopback, the relay carries only sealed, signed signals, a forged or
+//! altered signal is refused, someone outside a private channel can't join its call, and a
+//! relay restarted mid-call doesn't stop the call while signalling picks up again after.
+
+use crate::util::RelayProcess;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use weft_call::loopback::{Received, RecordingSinks, delivery};
+use weft_call::{Call, CallConfig, VideoSettings};
+use weft_core::{Engine, SyncMode, SyncStatus};
+use weft_domain::{ChannelKind, Id, Profile, Role};
+
+type Shared = Arc<Mutex<Engine>>;
+
+fn engine(dir: &Path, name: &str) -> Engine {
+    let mut e = Engine::open(dir).unwrap();
+    e.unlock("call test", false).unwrap();
+    e.init_profile(Profile {
+        display_name: name.into(),
+        username: name.to_lowercase(),
+        ..Profile::default()
+    })
+    .unwrap();
+    e
+}
+
+fn once(rt: &tokio::runtime::Runtime, e: &Shared) {
+    let account = e.lock().unwrap().accounts().unwrap()[0].id;
+    let (status, _) = tokio::sync::watch::channel(SyncStatus::Connecting);
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    rt.block_on(weft_core::sync_account(
+        e.clone(),
+        account,
+        SyncMode::Once,
+        status,
+        stop,
+    ))
+    .unwrap();
+}
+
+fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ada's workspace, Bob joined through an invite, both synced once.
+fn team(rt: &tokio::runtime::Runtime, tmp: &Path, url: &str) -> (Shared, Shared, Id) {
+    let mut a = engine(&tmp.join("ada"), "Ada");
+    let ws = a.create_workspace("Acme", "").unwrap().id.unwrap();
+    a.add_account(url, &[ws]).unwrap();
+    let a: Shared = Arc::new(Mutex::new(a));
+    once(rt, &a);
+    let link = a
+        .lock()
+        .unwrap()
+        .create_invite(ws, Role::Member, 3_600_000, 1)
+        .unwrap()
+        .to_link();
+    once(rt, &a);
+    let mut b = engine(&tmp.join("bob"), "Bob");
+    b.join(&link).unwrap();
+    let b: Shared = Arc::new(Mutex::new(b));
+    once(rt, &b);
+    once(rt, &a);
+    (a, b, ws)
+}
+
+fn small() -> VideoSettings {
+    VideoSettings {
+        width: 320,
+        height: 240,
+        fps: 15,
+        bitrate_bps: 300_000,
+    }
+}
+
+/// Starts this person's side of the call, signalled through their engine.
+async fn join(e: &Shared, channel: Id, call: &str, received: &Arc<Received>) -> Call {
+    let me = e.lock().unwrap().device_id().unwrap();
+    let mut config = CallConfig::new(call, me.clone());
+    config.bind = vec!["127.0.0.1:0".into()];
+    config.video = small();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let sinks = Arc::new(RecordingSinks::new(&me, received.clone(), 0));
+    let c = Call::start(config, sinks, tx).await.unwrap();
+    let v = small();
+    c.set_video_source(move || weft_media::synthetic::TestPattern::new(v.width, v.height, v.fps))
+        .unwrap();
+    c.set_audio_source(weft_media::synthetic::ToneSource::new(1))
+        .unwrap();
+    tokio::spawn(weft_call::bridge::run(e.clone(), c.clone(), channel, rx));
+    c
+}
+
+#[test]
+fn a_call_through_the_relay_flows_peer_to_peer_and_survives_a_relay_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay_dir = tmp.path().join("relay");
+    let mut relay = RelayProcess::start(&relay_dir, "127.0.0.1:0");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (a, b, ws) = team(&rt, tmp.path(), &relay.url());
+    let general = a.lock().unwrap().find_channel(ws, "general").unwrap();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut statuses = Vec::new();
+    let mut watchers = Vec::new();
+    for e in [&a, &b] {
+        let account = e.lock().unwrap().accounts().unwrap()[0].id;
+        let (status, seen) = tokio::sync::watch::channel(SyncStatus::Connecting);
+        statuses.push(seen);
+        watchers.push(rt.spawn(weft_core::sync_account(
+            e.clone(),
+            account,
+            SyncMode::Watch,
+            status,
+            stop.clone(),
+        )));
+    }
+    eventually(10, "both up to date", || {
+        statuses.iter().all(|s| *s.borrow() == SyncStatus::UpToDate)
+    });
+    let (da, db) = (
+        a.lock().unwrap().device_id().unwrap(),
+        b.lock().unwrap().device_id().unwrap(),
+    );
+
+    let received = Arc::new(Received::default());
+    let (ca, cb) = rt.block_on(async {
+        (
+            join(&a, general, "standup", &received).await,
+            join(&b, general, "standup", &received).await,
+        )
+    });
+    eventually(30, "each shows the other's video", || {
+        !received.shown(&da, &db).is_empty() && !received.shown(&db, &da).is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    for (r, s) in [(&da, &db), (&db, &da)] {
+        let (ratio, in_order, count) = delivery(&received.shown(r, s));
+        assert!(in_order, "pictures out of order");
+        assert!(count >= 30, "only {count} pictures");
+        assert!(ratio >= 0.99, "{:.1} % of pictures", ratio * 100.0);
+        assert!(received.heard(r, s).1 > 50, "the tone is heard");
+    }
+    // The relay saw signals, not media, and stored none of them.
+    let db_file = rusqlite::Connection::open(relay_dir.join("relay.db")).unwrap();
+    let stored: i64 = db_file
+        .query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0))
+        .unwrap();
+
+    // The relay dies mid-call: media is peer to peer, so pictures keep coming.
+    relay.kill();
+    eventually(10, "both see they are offline", || {
+        statuses
+            .iter()
+            .all(|s| matches!(*s.borrow(), SyncStatus::Offline { .. }))
+    });
+    let before = received.shown(&db, &da).len();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        received.shown(&db, &da).len() >= before + 20,
+        "the call went on without the relay"
+    );
+    let relay = RelayProcess::start(&relay_dir, &relay.addr.clone());
+    eventually(30, "both up to date again", || {
+        statuses.iter().all(|s| *s.borrow() == SyncStatus::UpToDate)
+    });
+    let after: i64 = db_file
+        .query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, after, "call signals were stored by the relay");
+
+    // Signalling works again: Bob leaves and comes back, and they find each other anew.
+    rt.block_on(cb.leave());
+    eventually(10, "Ada sees Bob leave", || {
+        rt.block_on(ca.participants()).is_empty()
+    });
+    let again = Arc::new(Received::default());
+    let cb2 = rt.block_on(join(&b, general, "standup", &again));
+    eventually(30, "Bob shows Ada's video again", || {
+        !again.shown(&db, &da).is_empty()
+    });
+    rt.block_on(async {
+        ca.leave().await;
+        cb2.leave().await;
+    });
+    let _ = stop_tx.send(true);
+    for w in watchers {
+        rt.block_on(w).unwrap().unwrap();
+    }
+    drop(relay);
+}
+
+#[test]
+fn forged_altered_or_outsider_signals_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(&tmp.path().join("relay"), "127.0.0.1:0");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (a, b, ws) = team(&rt, tmp.path(), &relay.url());
+    let general = a.lock().unwrap().find_channel(ws, "general").unwrap();
+    let secret = a
+        .lock()
+        .unwrap()
+        .create_channel(ws, "secret", ChannelKind::Private, "")
+        .unwrap()
+        .id
+        .unwrap();
+    once(&rt, &a);
+    once(&rt, &b);
+    let ada = a.lock().unwrap().identity().unwrap().user;
+    let da = a.lock().unwrap().device_id().unwrap();
+    let log = ws.to_bytes();
+
+    // What Ada's engine sends, as the relay would pass it on.
+    let offer = r#"{"t":"offer","sdp":"v=0\r\n"}"#;
+    a.lock()
+        .unwrap()
+        .send_call_signal(general, "c1", None, offer)
+        .unwrap();
+    let sent = a.lock().unwrap().take_ephemeral();
+    assert_eq!(sent.len(), 1);
+    let (_, envelope) = sent[0].clone();
+
+    // Altered on the way (one byte of the sealed body): refused, nothing reaches the call.
+    let mut altered = envelope.clone();
+    let at = altered.len() - 70;
+    altered[at] ^= 1;
+    let _ = b.lock().unwrap().sync_ephemeral(log, &altered);
+    assert!(b.lock().unwrap().take_call_signals("c1").is_empty());
+
+    // Forged: Ada's envelope with its signature replaced — refused too.
+    let mut forged = envelope.clone();
+    let n = forged.len();
+    forged[n - 1] ^= 0x55;
+    let _ = b.lock().unwrap().sync_ephemeral(log, &forged);
+    assert!(b.lock().unwrap().take_call_signals("c1").is_empty());
+
+    // As sent: heard once, from Ada's device and Ada, whatever the body says.
+    b.lock().unwrap().sync_ephemeral(log, &envelope).unwrap();
+    let heard = b.lock().unwrap().take_call_signals("c1");
+    assert_eq!(heard.len(), 1);
+    assert_eq!(heard[0].from_device, da);
+    assert_eq!(heard[0].from_user, ada);
+    assert_eq!(heard[0].signal, offer);
+    // Replayed into another call's queue? It is for c1 only.
+    assert!(b.lock().unwrap().take_call_signals("c2").is_empty());
+
+    // Bob is not in #secret: his engine won't signal its call…
+    let e = b
+        .lock()
+        .unwrap()
+        .send_call_signal(secret, "c3", None, offer)
+        .unwrap_err();
+    assert!(e.to_string().contains("not a member"), "{e}");
+    // …and a signal he sent while he was in it is refused once he has left.
+    a.lock()
+        .unwrap()
+        .join_channel(secret, Some(b.lock().unwrap().identity().unwrap().user))
+        .unwrap();
+    once(&rt, &a);
+    once(&rt, &b);
+    b.lock()
+        .unwrap()
+        .send_call_signal(secret, "c3", None, offer)
+        .unwrap();
+    let (_, from_bob) = b.lock().unwrap().take_ephemeral().remove(0);
+    a.lock().unwrap().sync_ephemeral(log, &from_bob).unwrap();
+    assert_eq!(a.lock().unwrap().take_call_signals("c3").len(), 1);
+    b.lock().unwrap().leave_channel(secret).unwrap();
+    once(&rt, &b);
+    once(&rt, &a);
+    a.lock().unwrap().sync_ephemeral(log, &from_bob).unwrap();
+    assert!(
+        a.lock().unwrap().take_call_signals("c3").is_empty(),
+        "a non-member's signal reached the call"
+    );
+    drop(relay);
+}
