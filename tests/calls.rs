@@ -286,5 +286,54 @@ fn forged_altered_or_outsider_signals_are_refused() {
         a.lock().unwrap().take_call_signals("c3").is_empty(),
         "a non-member's signal reached the call"
     );
+
+    // A meeting of invited people and no channel: its id stands for the channel, and only
+    // those invited may signal in it.
+    let bob = b.lock().unwrap().identity().unwrap().user;
+    let hour = 3_600_000;
+    let start = weft_domain::Timestamp(1_900_000_000_000);
+    let one_to_one = weft_core::NewEvent {
+        title: "1:1".into(),
+        start,
+        end: weft_domain::Timestamp(start.0 + hour),
+        attendees: vec![bob],
+        ..Default::default()
+    };
+    let (_, m) = a
+        .lock()
+        .unwrap()
+        .schedule_meeting(ws, one_to_one.clone(), None)
+        .unwrap();
+    let (_, closed) = a
+        .lock()
+        .unwrap()
+        .schedule_meeting(
+            ws,
+            weft_core::NewEvent {
+                attendees: vec![],
+                ..one_to_one
+            },
+            None,
+        )
+        .unwrap();
+    once(&rt, &a);
+    once(&rt, &b);
+    let (mid, closed) = (m.id.unwrap(), closed.id.unwrap());
+    b.lock()
+        .unwrap()
+        .send_call_signal(mid, &mid.to_string(), None, offer)
+        .unwrap();
+    let (_, from_bob) = b.lock().unwrap().take_ephemeral().remove(0);
+    a.lock().unwrap().sync_ephemeral(log, &from_bob).unwrap();
+    assert_eq!(
+        a.lock().unwrap().take_call_signals(&mid.to_string()).len(),
+        1
+    );
+    let e = b
+        .lock()
+        .unwrap()
+        .send_call_signal(closed, &closed.to_string(), None, offer)
+        .unwrap_err();
+    assert!(e.to_string().contains("not invited"), "{e}");
     drop(relay);
 }

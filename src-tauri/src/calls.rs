@@ -127,11 +127,167 @@ pub struct Active {
     notice: Option<String>,
 }
 
+/// The pre-join screen's camera preview and microphone meter, before any call.
+struct Preview {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    video: Option<std::thread::JoinHandle<()>>,
+    audio: Option<weft_media::pipeline::AudioSender>,
+}
+
+impl Preview {
+    fn end(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.video.take() {
+            let _ = t.join();
+        }
+        drop(self.audio.take());
+    }
+}
+
 /// The call slot of the app, and the pictures it shows.
 #[derive(Default)]
 pub struct Calls {
     active: tokio::sync::Mutex<Option<Active>>,
+    preview: StdMutex<Option<Preview>>,
     pub frames: Arc<Frames>,
+}
+
+impl Calls {
+    fn end_preview(&self) {
+        if let Some(p) = lock(&self.preview).take() {
+            p.end();
+        }
+        lock(&self.frames.latest).remove("me");
+    }
+}
+
+/// Shows the camera (as the `me` picture) and meters the microphone on the pre-join screen;
+/// answers what is missing, if anything.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_preview(
+    calls: State<'_, Calls>,
+    camera: bool,
+    mic: bool,
+) -> Answer<Option<String>> {
+    calls.end_preview();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut missing = Vec::new();
+    let video = if camera {
+        let (frames, stop) = (calls.frames.clone(), stop.clone());
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let t = std::thread::Builder::new()
+            .name("weft-preview".into())
+            .spawn(move || {
+                use weft_media::pipeline::VideoSource;
+                let source: weft_media::Result<Box<dyn VideoSource>> =
+                    if synthetic("WEFT_CAMERA", "pattern") {
+                        weft_media::synthetic::TestPattern::new(320, 240, 15)
+                            .map(|p| Box::new(p) as Box<dyn VideoSource>)
+                    } else {
+                        weft_media::video::camera::list_cameras()
+                            .and_then(|c| {
+                                c.first()
+                                    .map(|c| c.index)
+                                    .ok_or(weft_media::MediaError::NoCamera(None))
+                            })
+                            .and_then(|i| weft_media::video::camera::Camera::open(i, 640, 480, 30))
+                            .map(|c| Box::new(c) as Box<dyn VideoSource>)
+                    };
+                let mut source = match source {
+                    Ok(s) => {
+                        let _ = opened_tx.send(Ok(()));
+                        s
+                    }
+                    Err(e) => {
+                        let _ = opened_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let pace = source
+                    .pace_fps()
+                    .map(|f| std::time::Duration::from_secs_f64(1.0 / f));
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match source.next_frame() {
+                        Ok(Some(f)) => frames.put("me", &f, n),
+                        Ok(None) | Err(_) => return,
+                    }
+                    n = n.wrapping_add(1);
+                    if let Some(p) = pace {
+                        std::thread::sleep(p);
+                    }
+                }
+            })
+            .map_err(|e| AppError::internal(&e.to_string()))?;
+        match opened_rx.recv() {
+            Ok(Ok(())) => Some(t),
+            Ok(Err(e)) => {
+                missing.push(format!("camera: {e}"));
+                let _ = t.join();
+                None
+            }
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let audio = if mic {
+        match preview_audio() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                missing.push(format!("microphone: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    *lock(&calls.preview) = Some(Preview { stop, video, audio });
+    Ok((!missing.is_empty()).then(|| missing.join("; ")))
+}
+
+/// The microphone (or the tone), metered and encoded into nothing: what the pre-join meter
+/// reads.
+fn preview_audio() -> Result<weft_media::pipeline::AudioSender, String> {
+    use weft_media::pipeline::AudioSender;
+    let out = |_p: weft_media::frame::EncodedAudio| {};
+    let config = weft_media::audio::codec::OpusConfig::default();
+    if synthetic("WEFT_MIC", "tone") {
+        AudioSender::start(
+            weft_media::synthetic::ToneSource::new(1),
+            config,
+            false,
+            out,
+        )
+    } else {
+        weft_media::audio::device::AudioCapture::open(weft_media::audio::device::CaptureConfig {
+            device: None,
+            channels: 1,
+            queue_frames: 25,
+            fallback: true,
+        })
+        .and_then(|c| AudioSender::start(c, config, false, out))
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// The microphone level on the pre-join screen, dBFS.
+#[tauri::command]
+#[specta::specta]
+pub async fn preview_level(calls: State<'_, Calls>) -> Answer<Option<f32>> {
+    Ok(lock(&calls.preview)
+        .as_ref()
+        .and_then(|p| p.audio.as_ref())
+        .map(|a| a.level().level_dbfs()))
+}
+
+/// Ends the preview (leaving the pre-join screen, or joining: a camera opens once).
+#[tauri::command]
+#[specta::specta]
+pub async fn stop_preview(calls: State<'_, Calls>) -> Answer<()> {
+    calls.end_preview();
+    Ok(())
 }
 
 /// A remote participant as the call view shows them.
@@ -289,18 +445,15 @@ async fn join(
     let id = meeting
         .id
         .ok_or_else(|| AppError::internal("meeting without id"))?;
-    let channel = meeting.channel.ok_or_else(|| {
-        AppError::new(
-            "invalid",
-            "this meeting has no channel to call in; open it from its channel",
-        )
-    })?;
+    // A meeting of invited people and no channel is signalled under its own id.
+    let channel = meeting.channel.unwrap_or(id);
+    calls.end_preview();
     if let Some(old) = calls.active.lock().await.take() {
         old.call.leave().await;
         let _ = app.with(|e| e.leave_meeting(old.meeting));
     }
     calls.frames.clear();
-    let (workspace, me) = app.with(|e| Ok((e.channel(channel)?.0, e.device_id()?)))?;
+    let (workspace, me) = app.with(|e| Ok((e.meeting_workspace(id)?, e.device_id()?)))?;
     let mut config = CallConfig::new(id.to_string(), me);
     if let Ok(bind) = std::env::var("WEFT_CALL_BIND") {
         config.bind = vec![bind];
@@ -476,19 +629,23 @@ pub async fn call_devices() -> Answer<CallDevices> {
     if synthetic("WEFT_CAMERA", "pattern") {
         cameras.insert(0, "Test pattern".into());
     }
-    let audio = weft_media::audio::device::list_devices().unwrap_or_default();
-    let name = |d: &weft_media::audio::device::AudioDeviceInfo| d.name.clone();
+    let mut audio = weft_media::audio::device::list_devices().unwrap_or_default();
+    // The default device first: it is the one a call opens.
+    audio.sort_by_key(|d| !d.is_default);
+    let of = |dir: Direction| -> Vec<String> {
+        audio
+            .iter()
+            .filter(|d| d.direction == dir)
+            .map(|d| d.name.clone())
+            .collect()
+    };
+    let mut microphones = of(Direction::Input);
+    if synthetic("WEFT_MIC", "tone") {
+        microphones.insert(0, "Test tone".into());
+    }
     Ok(CallDevices {
         cameras,
-        microphones: audio
-            .iter()
-            .filter(|d| d.direction == Direction::Input)
-            .map(name)
-            .collect(),
-        speakers: audio
-            .iter()
-            .filter(|d| d.direction == Direction::Output)
-            .map(name)
-            .collect(),
+        microphones,
+        speakers: of(Direction::Output),
     })
 }

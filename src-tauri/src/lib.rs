@@ -465,6 +465,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             calls::set_call_camera,
             calls::call_devices,
             calls::ongoing_call,
+            calls::start_preview,
+            calls::preview_level,
+            calls::stop_preview,
         ])
         .events(collect_events![Changed, SyncChanged])
         .dangerously_cast_bigints_to_number()

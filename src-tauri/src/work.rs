@@ -184,6 +184,10 @@ pub async fn create_label(
 #[tauri::command]
 #[specta::specta]
 pub async fn create_event(app: State<'_, App>, workspace: Id, event: NewEvent) -> Answer<Event> {
+    // A meeting gets its meeting record and join link, as in any calendar with calls.
+    if event.kind == weft_domain::EventType::Meeting {
+        return app.with(|e| e.schedule_meeting(workspace, event, None).map(|(ev, _)| ev));
+    }
     app.with(|e| e.create_event(workspace, event))
 }
 

@@ -319,10 +319,15 @@ test("two apps meet through a relay: a message typed in one appears in the other
     // other's video, decoded in Rust and painted by WebGL.
     await a.click("nav button", { text: "#general" });
     await a.click("section.chat header button", { text: "Call" });
+    // The pre-join screen shows the camera and meters the microphone before joining.
+    await a.find("[role=dialog] .preview[data-live=yes]", { timeout: 15_000 });
+    await a.until("return Number(document.querySelector('[role=dialog] [role=meter]')?.getAttribute('aria-valuenow')) > 10", "the microphone meter moves");
     await a.click("button[type=submit]", { text: "Join call" });
     await a.find("section.call figure.tile[data-peer=me][data-live=yes]", { timeout: 20_000 });
     await b.click("nav button", { text: "#general" });
     await b.click("section.chat header button", { text: "Join call", timeout: 30_000 });
+    await b.find("[role=dialog] .preview[data-live=yes]", { timeout: 15_000 });
+    await b.screenshot(join(shots, "prejoin.png"));
     await b.click("button[type=submit]", { text: "Join call" });
     const remote = "section.call figure.tile[data-live=yes]:not([data-peer=me])";
     await b.find(remote, { timeout: 30_000 });

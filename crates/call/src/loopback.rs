@@ -153,6 +153,8 @@ type Proxies = Arc<tokio::sync::Mutex<HashMap<String, LossyProxy>>>;
 pub struct Mesh {
     /// The lossy relays between participants (with loss), kept as long as the mesh.
     _proxies: Proxies,
+    /// Every signal sent, in order: (sender, kind: `join`, `offer`, `answer`, …).
+    pub signals: Arc<StdMutex<Vec<(String, String)>>>,
     pub calls: Vec<Call>,
     pub received: Arc<Received>,
     /// When each participant's test pattern started ([`now_us`]): picture `n` was captured
@@ -219,11 +221,17 @@ impl Mesh {
             }));
         }
         let proxies: Proxies = Arc::default();
+        let signals: Arc<StdMutex<Vec<(String, String)>>> = Arc::default();
         for mut rx in outs {
             let inboxes = inboxes.clone();
-            let (loss, proxies) = (config.loss, proxies.clone());
+            let (loss, proxies, log) = (config.loss, proxies.clone(), signals.clone());
             routers.push(tokio::spawn(async move {
                 while let Some(mut m) = rx.recv().await {
+                    let kind = serde_json::to_value(&m.signal)
+                        .ok()
+                        .and_then(|v| v.get("t").and_then(|t| t.as_str()).map(str::to_owned))
+                        .unwrap_or_default();
+                    lock(&log).push((m.from.clone(), kind));
                     if loss > 0.0
                         && let Signal::Candidate { candidate, .. } = &mut m.signal
                     {
@@ -239,6 +247,7 @@ impl Mesh {
         }
         Ok(Mesh {
             _proxies: proxies,
+            signals,
             calls,
             received,
             starts,
@@ -267,6 +276,14 @@ impl Mesh {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// How many signals of `kind` `from` sent.
+    pub fn sent(&self, from: &str, kind: &str) -> usize {
+        lock(&self.signals)
+            .iter()
+            .filter(|(f, k)| f == from && k == kind)
+            .count()
     }
 
     /// Leaves every call.

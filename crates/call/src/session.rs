@@ -94,6 +94,9 @@ pub struct CallConfig {
     pub codec: Codec,
 }
 
+/// How long an offer waits for its answer before another may replace it.
+const ANSWER_WAIT: Duration = Duration::from_secs(10);
+
 /// The largest mesh Weft runs.
 pub const MAX_PARTICIPANTS: usize = 6;
 
@@ -218,6 +221,11 @@ struct Peer {
     pc: Arc<dyn PeerConnection>,
     offerer: bool,
     remote_set: AtomicBool,
+    /// Since when an offer is out with its answer not in yet; a restart asked for meanwhile
+    /// waits for it (two offers in flight would cross), unless the answer was lost
+    /// (`ANSWER_WAIT`).
+    negotiating: StdMutex<Option<Instant>>,
+    restart_pending: AtomicBool,
     pending: Mutex<Vec<RTCIceCandidateInit>>,
     tracks_added: AtomicBool,
     video: Arc<TrackLocalStaticSample>,
@@ -618,6 +626,10 @@ impl Call {
                         reason: format!("answer refused: {e}"),
                     })?;
                 self.remote_set(&peer).await;
+                *lock(&peer.negotiating) = None;
+                if peer.restart_pending.swap(false, Ordering::AcqRel) {
+                    self.offer(&peer, true).await?;
+                }
             }
             Signal::Candidate {
                 candidate,
@@ -735,6 +747,14 @@ impl Call {
     }
 
     async fn offer(&self, peer: &Peer, restart: bool) -> Result<()> {
+        {
+            let mut since = lock(&peer.negotiating);
+            if since.is_some_and(|t| t.elapsed() < ANSWER_WAIT) {
+                peer.restart_pending.store(true, Ordering::Release);
+                return Ok(());
+            }
+            *since = Some(Instant::now());
+        }
         let options = restart.then_some(RTCOfferOptions { ice_restart: true });
         let offer = peer
             .pc
@@ -867,6 +887,8 @@ impl Call {
             pc: Arc::new(pc),
             offerer,
             remote_set: AtomicBool::new(false),
+            negotiating: StdMutex::new(None),
+            restart_pending: AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
             tracks_added: AtomicBool::new(false),
             video: local_track(&config.me, RtpCodecKind::Video)?,

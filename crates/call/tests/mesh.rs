@@ -132,3 +132,56 @@ async fn muting_and_turning_the_camera_off_stop_what_the_other_side_gets() {
     assert!(mesh.received.shown("p0", "p1").len() > before + 20);
     mesh.stop().await;
 }
+
+/// Whether p1 shows more than `n` of p0's pictures within 10 s.
+async fn resumed(mesh: &Mesh, n: usize) -> bool {
+    let t = std::time::Instant::now();
+    while t.elapsed() < Duration::from_secs(10) {
+        if mesh.received.shown("p1", "p0").len() > n {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ice_restart_asked_for_by_either_side_keeps_the_call_going() {
+    let mesh = run(2, 0.0, 1).await;
+    assert_eq!(
+        mesh.sent("p0", "offer"),
+        1,
+        "p0 sorts first: it made the offer"
+    );
+    // The answering side asks; the offering side restarts with new ICE credentials.
+    for (who, other, offers) in [(1, "p0", 2), (0, "p1", 3)] {
+        mesh.calls[who].restart_ice(other).await.unwrap();
+        let t = std::time::Instant::now();
+        while mesh.sent("p1", "answer") < offers && t.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(mesh.sent("p0", "offer"), offers);
+        assert_eq!(mesh.sent("p1", "answer"), offers);
+        let before = mesh.received.shown("p1", "p0").len();
+        assert!(
+            resumed(&mesh, before + 15).await,
+            "pictures kept coming after restart {}",
+            offers - 1
+        );
+    }
+    // Both at once: the second waits for the first's answer instead of crossing it.
+    mesh.calls[1].restart_ice("p0").await.unwrap();
+    mesh.calls[0].restart_ice("p1").await.unwrap();
+    let before = mesh.received.shown("p1", "p0").len();
+    assert!(
+        resumed(&mesh, before + 15).await,
+        "pictures kept coming after two restarts at once"
+    );
+    assert_eq!(mesh.sent("p0", "offer"), mesh.sent("p1", "answer"));
+    assert_eq!(mesh.sent("p1", "restart"), 2);
+    assert_eq!(mesh.calls[1].participants().await[0].state, "connected");
+    // Not in the call: a clear error.
+    let e = mesh.calls[0].restart_ice("p9").await.unwrap_err();
+    assert!(e.to_string().contains("not in the call"), "{e}");
+    mesh.stop().await;
+}

@@ -391,7 +391,7 @@ impl Engine {
         Ok((event, Meeting { id: Some(id), ..m }))
     }
 
-    fn meeting_ctx(&self, id: Id) -> Result<(Id, Meeting)> {
+    pub(crate) fn meeting_ctx(&self, id: Id) -> Result<(Id, Meeting)> {
         for ws in self.workspace_ids()? {
             if let Some(j) = self
                 .store
@@ -403,6 +403,11 @@ impl Engine {
             }
         }
         Err(CoreError::NotFound(format!("meeting {id}")))
+    }
+
+    /// The workspace a meeting belongs to.
+    pub fn meeting_workspace(&self, id: Id) -> Result<Id> {
+        Ok(self.meeting_ctx(id)?.0)
     }
 
     /// A meeting from its id or `weft://meet/<id>` link.

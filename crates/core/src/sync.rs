@@ -1201,8 +1201,22 @@ impl Engine {
         to: Option<&str>,
         signal: &str,
     ) -> Result<()> {
-        let (ws, c) = self.channel(channel)?;
-        self.require_channel_access(ws, &c)?;
+        let ws = match self.channel(channel) {
+            Ok((ws, c)) => {
+                self.require_channel_access(ws, &c)?;
+                ws
+            }
+            // A meeting of invited people and no channel: its id stands for the channel.
+            Err(_) => {
+                let (ws, m) = self.meeting_ctx(channel)?;
+                if !m.participants.contains_key(&self.me()?.user.to_string()) {
+                    return Err(CoreError::Forbidden(
+                        "you are not invited to this meeting".into(),
+                    ));
+                }
+                ws
+            }
+        };
         if signal.len() > MAX_CALL_SIGNAL || call.len() > 64 || to.is_some_and(|t| t.len() > 64) {
             return Err(weft_domain::DomainError::Invalid(format!(
                 "call signal of {} bytes (at most {MAX_CALL_SIGNAL}, ids at most 64)",
@@ -1254,9 +1268,13 @@ impl Engine {
     }
 
     /// Whether a person may be in a channel's call: a public channel's are the workspace's
-    /// members, a private channel's or DM's its own.
+    /// members, a private channel's or DM's its own; a meeting with no channel, those invited.
     fn may_join_call(&self, ws: Id, channel: Id, user: Id) -> Result<bool> {
-        let (cws, c) = self.channel(channel)?;
+        let Ok((cws, c)) = self.channel(channel) else {
+            // A meeting with no channel: those invited.
+            let (mws, m) = self.meeting_ctx(channel)?;
+            return Ok(mws == ws && m.participants.contains_key(&user.to_string()));
+        };
         if cws != ws {
             return Ok(false);
         }

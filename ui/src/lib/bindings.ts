@@ -145,6 +145,15 @@ export const commands = {
 	callDevices: () => typedError<CallDevices, AppError>(__TAURI_INVOKE("call_devices")),
 	/**  The call going on in a channel, if any (the channel shows "Join call"). */
 	ongoingCall: (channel: string) => typedError<Meeting | null, AppError>(__TAURI_INVOKE("ongoing_call", { channel })),
+	/**
+	 *  Shows the camera (as the `me` picture) and meters the microphone on the pre-join screen;
+	 *  answers what is missing, if anything.
+	 */
+	startPreview: (camera: boolean, mic: boolean) => typedError<string | null, AppError>(__TAURI_INVOKE("start_preview", { camera, mic })),
+	/**  The microphone level on the pre-join screen, dBFS. */
+	previewLevel: () => typedError<number | null, AppError>(__TAURI_INVOKE("preview_level")),
+	/**  Ends the preview (leaving the pre-join screen, or joining: a camera opens once). */
+	stopPreview: () => typedError<null, AppError>(__TAURI_INVOKE("stop_preview")),
 };
 
 /** Events */
