@@ -3,50 +3,14 @@
 //! altered signal is refused, someone outside a private channel can't join its call, and a
 //! relay restarted mid-call doesn't stop the call while signalling picks up again after.
 
-use crate::util::RelayProcess;
+use crate::util::{RelayProcess, Shared, engine, eventually, once, runtime};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use weft_call::loopback::{Received, RecordingSinks, delivery};
 use weft_call::{Call, CallConfig, VideoSettings};
-use weft_core::{Engine, SyncMode, SyncStatus};
-use weft_domain::{ChannelKind, Id, Profile, Role};
-
-type Shared = Arc<Mutex<Engine>>;
-
-fn engine(dir: &Path, name: &str) -> Engine {
-    let mut e = Engine::open(dir).unwrap();
-    e.unlock("call test", false).unwrap();
-    e.init_profile(Profile {
-        display_name: name.into(),
-        username: name.to_lowercase(),
-        ..Profile::default()
-    })
-    .unwrap();
-    e
-}
-
-fn once(rt: &tokio::runtime::Runtime, e: &Shared) {
-    let account = e.lock().unwrap().accounts().unwrap()[0].id;
-    let (status, _) = tokio::sync::watch::channel(SyncStatus::Connecting);
-    let (_stop, stop) = tokio::sync::watch::channel(false);
-    rt.block_on(weft_core::sync_account(
-        e.clone(),
-        account,
-        SyncMode::Once,
-        status,
-        stop,
-    ))
-    .unwrap();
-}
-
-fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use weft_core::{SyncMode, SyncStatus};
+use weft_domain::{ChannelKind, Id, Role};
 
 /// Ada's workspace, Bob joined through an invite, both synced once.
 fn team(rt: &tokio::runtime::Runtime, tmp: &Path, url: &str) -> (Shared, Shared, Id) {
@@ -70,25 +34,16 @@ fn team(rt: &tokio::runtime::Runtime, tmp: &Path, url: &str) -> (Shared, Shared,
     (a, b, ws)
 }
 
-fn small() -> VideoSettings {
-    VideoSettings {
-        width: 320,
-        height: 240,
-        fps: 15,
-        bitrate_bps: 300_000,
-    }
-}
-
 /// Starts this person's side of the call, signalled through their engine.
 async fn join(e: &Shared, channel: Id, call: &str, received: &Arc<Received>) -> Call {
     let me = e.lock().unwrap().device_id().unwrap();
     let mut config = CallConfig::new(call, me.clone());
     config.bind = vec!["127.0.0.1:0".into()];
-    config.video = small();
+    config.video = VideoSettings::SMALL;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let sinks = Arc::new(RecordingSinks::new(&me, received.clone(), 0));
     let c = Call::start(config, sinks, tx).await.unwrap();
-    let v = small();
+    let v = VideoSettings::SMALL;
     c.set_video_source(move || weft_media::synthetic::TestPattern::new(v.width, v.height, v.fps))
         .unwrap();
     c.set_audio_source(weft_media::synthetic::ToneSource::new(1))
@@ -102,11 +57,7 @@ fn a_call_through_the_relay_flows_peer_to_peer_and_survives_a_relay_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let relay_dir = tmp.path().join("relay");
     let mut relay = RelayProcess::start(&relay_dir, "127.0.0.1:0");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let (a, b, ws) = team(&rt, tmp.path(), &relay.url());
     let general = a.lock().unwrap().find_channel(ws, "general").unwrap();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
@@ -203,11 +154,7 @@ fn a_call_through_the_relay_flows_peer_to_peer_and_survives_a_relay_restart() {
 fn forged_altered_or_outsider_signals_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let relay = RelayProcess::start(&tmp.path().join("relay"), "127.0.0.1:0");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let (a, b, ws) = team(&rt, tmp.path(), &relay.url());
     let general = a.lock().unwrap().find_channel(ws, "general").unwrap();
     let secret = a

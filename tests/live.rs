@@ -2,49 +2,11 @@
 //! while both run, typing and presence are heard and never stored, the status says where a
 //! device stands, and a relay killed and restarted is ridden out by reconnecting.
 
-use crate::util::RelayProcess;
+use crate::util::{RelayProcess, Shared, engine, eventually, once, runtime};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use weft_core::{Engine, SyncMode, SyncStatus};
-use weft_domain::{Profile, Role};
-
-type Shared = Arc<Mutex<Engine>>;
-
-fn engine(dir: &Path, name: &str) -> Engine {
-    let mut e = Engine::open(dir).unwrap();
-    e.unlock("live test", false).unwrap();
-    e.init_profile(Profile {
-        display_name: name.into(),
-        username: name.to_lowercase(),
-        ..Profile::default()
-    })
-    .unwrap();
-    e
-}
-
-fn once(rt: &tokio::runtime::Runtime, e: &Shared) {
-    let account = e.lock().unwrap().accounts().unwrap()[0].id;
-    let (status, _) = tokio::sync::watch::channel(SyncStatus::Connecting);
-    let (_stop, stop) = tokio::sync::watch::channel(false);
-    rt.block_on(weft_core::sync_account(
-        e.clone(),
-        account,
-        SyncMode::Once,
-        status,
-        stop,
-    ))
-    .unwrap();
-}
-
-/// Waits (up to `secs`) until `f` holds.
-fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use weft_core::{SyncMode, SyncStatus};
+use weft_domain::Role;
 
 fn texts(e: &Shared, channel: weft_domain::Id) -> Vec<String> {
     e.lock()
@@ -68,11 +30,7 @@ fn watching_devices_hear_edits_typing_and_presence_and_ride_out_a_relay_restart(
     let relay_dir = tmp.path().join("relay");
     let mut relay = RelayProcess::start(&relay_dir, "127.0.0.1:0");
     let url = relay.url();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
 
     let mut a = engine(&tmp.path().join("ada"), "Ada");
     let ws = a.create_workspace("Acme", "").unwrap().id.unwrap();

@@ -137,3 +137,55 @@ impl Drop for RelayProcess {
         self.kill();
     }
 }
+
+/// An engine shared with its sync tasks.
+pub type Shared = std::sync::Arc<std::sync::Mutex<weft_core::Engine>>;
+
+/// An engine on `dir` with a profile for `name`, unlocked with a test passphrase.
+pub fn engine(dir: &Path, name: &str) -> weft_core::Engine {
+    let mut e = weft_core::Engine::open(dir).unwrap();
+    e.unlock("scenario test", false).unwrap();
+    e.init_profile(weft_domain::Profile {
+        display_name: name.into(),
+        username: name.to_lowercase(),
+        ..weft_domain::Profile::default()
+    })
+    .unwrap();
+    e
+}
+
+/// Two worker threads, as the app and the CLI run.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One sync round with the engine's first relay account.
+pub fn once(rt: &tokio::runtime::Runtime, e: &Shared) {
+    let account = e.lock().unwrap().accounts().unwrap()[0].id;
+    let (status, _) = tokio::sync::watch::channel(weft_core::SyncStatus::Connecting);
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    rt.block_on(weft_core::sync_account(
+        e.clone(),
+        account,
+        weft_core::SyncMode::Once,
+        status,
+        stop,
+    ))
+    .unwrap();
+}
+
+/// Waits (up to `secs`) until `f` holds.
+pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(secs),
+            "timed out: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -182,8 +182,12 @@ pub async fn start_preview(
                 use weft_media::pipeline::VideoSource;
                 let source: weft_media::Result<Box<dyn VideoSource>> =
                     if synthetic("WEFT_CAMERA", "pattern") {
-                        weft_media::synthetic::TestPattern::new(320, 240, 15)
-                            .map(|p| Box::new(p) as Box<dyn VideoSource>)
+                        weft_media::synthetic::TestPattern::new(
+                            VideoSettings::SMALL.width,
+                            VideoSettings::SMALL.height,
+                            VideoSettings::SMALL.fps,
+                        )
+                        .map(|p| Box::new(p) as Box<dyn VideoSource>)
                     } else {
                         weft_media::video::camera::list_cameras()
                             .and_then(|c| {
@@ -459,12 +463,7 @@ async fn join(
         config.bind = vec![bind];
     }
     let v = if synthetic("WEFT_CAMERA", "pattern") {
-        VideoSettings {
-            width: 320,
-            height: 240,
-            fps: 15,
-            bitrate_bps: 300_000,
-        }
+        VideoSettings::SMALL
     } else {
         VideoSettings::default()
     };

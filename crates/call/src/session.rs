@@ -66,6 +66,17 @@ pub struct VideoSettings {
     pub bitrate_bps: u32,
 }
 
+impl VideoSettings {
+    /// 320×240 at 15 fps, 300 kbit/s: light enough for a test pattern standing in for a
+    /// camera, and for many participants on a small machine.
+    pub const SMALL: VideoSettings = VideoSettings {
+        width: 320,
+        height: 240,
+        fps: 15,
+        bitrate_bps: 300_000,
+    };
+}
+
 impl Default for VideoSettings {
     fn default() -> Self {
         VideoSettings {

@@ -6,20 +6,10 @@ use std::time::Duration;
 use weft_call::VideoSettings;
 use weft_call::loopback::{Mesh, MeshConfig, delivery};
 
-fn small() -> VideoSettings {
-    // Small enough that four participants' twelve decoders fit two cores in a debug build.
-    VideoSettings {
-        width: 320,
-        height: 240,
-        fps: 15,
-        bitrate_bps: 300_000,
-    }
-}
-
 async fn run(participants: usize, loss: f64, seconds: u64) -> Mesh {
     let mesh = Mesh::start(MeshConfig {
         participants,
-        video: small(),
+        video: VideoSettings::SMALL,
         loss,
         psnr_every: 0,
     })
@@ -122,7 +112,7 @@ async fn muting_and_turning_the_camera_off_stop_what_the_other_side_gets() {
     // p1 still gets through to p0.
     let before = mesh.received.shown("p0", "p1").len();
     // Camera back on (a device switch is the same call): pictures flow again.
-    let v = small();
+    let v = VideoSettings::SMALL;
     p0.set_video_source(move || weft_media::synthetic::TestPattern::new(v.width, v.height, v.fps))
         .unwrap();
     p0.set_muted(false);
