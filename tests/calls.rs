@@ -3,13 +3,13 @@
 //! altered signal is refused, someone outside a private channel can't join its call, and a
 //! relay restarted mid-call doesn't stop the call while signalling picks up again after.
 
-use crate::util::{RelayProcess, Shared, engine, eventually, once, runtime};
+use crate::util::{RelayProcess, Shared, Watching, engine, eventually, once, runtime, watch};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use weft_call::loopback::{Received, RecordingSinks, delivery};
 use weft_call::{Call, CallConfig, VideoSettings};
-use weft_core::{SyncMode, SyncStatus};
+use weft_core::SyncStatus;
 use weft_domain::{ChannelKind, Id, Role};
 
 /// Ada's workspace, Bob joined through an invite, both synced once.
@@ -61,20 +61,10 @@ fn a_call_through_the_relay_flows_peer_to_peer_and_survives_a_relay_restart() {
     let (a, b, ws) = team(&rt, tmp.path(), &relay.url());
     let general = a.lock().unwrap().find_channel(ws, "general").unwrap();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let mut statuses = Vec::new();
-    let mut watchers = Vec::new();
-    for e in [&a, &b] {
-        let account = e.lock().unwrap().accounts().unwrap()[0].id;
-        let (status, seen) = tokio::sync::watch::channel(SyncStatus::Connecting);
-        statuses.push(seen);
-        watchers.push(rt.spawn(weft_core::sync_account(
-            e.clone(),
-            account,
-            SyncMode::Watch,
-            status,
-            stop.clone(),
-        )));
-    }
+    let Watching {
+        tasks: watchers,
+        statuses,
+    } = watch(&rt, &[&a, &b], &stop);
     eventually(10, "both up to date", || {
         statuses.iter().all(|s| *s.borrow() == SyncStatus::UpToDate)
     });

@@ -2,10 +2,10 @@
 //! while both run, typing and presence are heard and never stored, the status says where a
 //! device stands, and a relay killed and restarted is ridden out by reconnecting.
 
-use crate::util::{RelayProcess, Shared, engine, eventually, once, runtime};
+use crate::util::{RelayProcess, Shared, Watching, engine, eventually, once, runtime, watch};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use weft_core::{SyncMode, SyncStatus};
+use weft_core::SyncStatus;
 use weft_domain::Role;
 
 fn texts(e: &Shared, channel: weft_domain::Id) -> Vec<String> {
@@ -56,20 +56,10 @@ fn watching_devices_hear_edits_typing_and_presence_and_ride_out_a_relay_restart(
 
     // Both watch from now on.
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let mut watchers = Vec::new();
-    let mut statuses = Vec::new();
-    for e in [&a, &b] {
-        let account = e.lock().unwrap().accounts().unwrap()[0].id;
-        let (status, seen) = tokio::sync::watch::channel(SyncStatus::Connecting);
-        statuses.push(seen);
-        watchers.push(rt.spawn(weft_core::sync_account(
-            e.clone(),
-            account,
-            SyncMode::Watch,
-            status,
-            stop.clone(),
-        )));
-    }
+    let Watching {
+        tasks: watchers,
+        statuses,
+    } = watch(&rt, &[&a, &b], &stop);
     eventually(10, "both up to date", || {
         statuses.iter().all(|s| *s.borrow() == SyncStatus::UpToDate)
     });

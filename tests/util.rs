@@ -189,3 +189,34 @@ pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Devices syncing in watch mode until `stop` says so, with each one's status.
+pub struct Watching {
+    pub tasks: Vec<tokio::task::JoinHandle<weft_core::Result<weft_core::SyncReport>>>,
+    pub statuses: Vec<tokio::sync::watch::Receiver<weft_core::SyncStatus>>,
+}
+
+/// Starts every engine watching its first relay account.
+pub fn watch(
+    rt: &tokio::runtime::Runtime,
+    engines: &[&Shared],
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Watching {
+    let mut w = Watching {
+        tasks: Vec::new(),
+        statuses: Vec::new(),
+    };
+    for e in engines {
+        let account = e.lock().unwrap().accounts().unwrap()[0].id;
+        let (status, seen) = tokio::sync::watch::channel(weft_core::SyncStatus::Connecting);
+        w.statuses.push(seen);
+        w.tasks.push(rt.spawn(weft_core::sync_account(
+            (*e).clone(),
+            account,
+            weft_core::SyncMode::Watch,
+            status,
+            stop.clone(),
+        )));
+    }
+    w
+}

@@ -14,7 +14,7 @@ use weft_call::{Call, CallConfig, RemoteSinks, VideoSettings};
 use weft_domain::Id;
 use weft_media::audio::device::Direction;
 use weft_media::frame::{AudioFrame, VideoFrame};
-use weft_media::pipeline::{AudioSink, FnAudioSink, FnSink, VideoSink};
+use weft_media::pipeline::{AudioSink, AudioSource, FnAudioSink, FnSink, VideoSink, VideoSource};
 
 use crate::{Answer, App, AppError};
 
@@ -179,25 +179,7 @@ pub async fn start_preview(
         let t = std::thread::Builder::new()
             .name("weft-preview".into())
             .spawn(move || {
-                use weft_media::pipeline::VideoSource;
-                let source: weft_media::Result<Box<dyn VideoSource>> =
-                    if synthetic("WEFT_CAMERA", "pattern") {
-                        weft_media::synthetic::TestPattern::new(
-                            VideoSettings::SMALL.width,
-                            VideoSettings::SMALL.height,
-                            VideoSettings::SMALL.fps,
-                        )
-                        .map(|p| Box::new(p) as Box<dyn VideoSource>)
-                    } else {
-                        weft_media::video::camera::list_cameras()
-                            .and_then(|c| {
-                                c.first()
-                                    .map(|c| c.index)
-                                    .ok_or(weft_media::MediaError::NoCamera(None))
-                            })
-                            .and_then(|i| weft_media::video::camera::Camera::open(i, 640, 480, 30))
-                            .map(|c| Box::new(c) as Box<dyn VideoSource>)
-                    };
+                let source = open_camera(video_settings());
                 let mut source = match source {
                     Ok(s) => {
                         let _ = opened_tx.send(Ok(()));
@@ -254,26 +236,10 @@ pub async fn start_preview(
 /// The microphone (or the tone), metered and encoded into nothing: what the pre-join meter
 /// reads.
 fn preview_audio() -> Result<weft_media::pipeline::AudioSender, String> {
-    use weft_media::pipeline::AudioSender;
-    let out = |_p: weft_media::frame::EncodedAudio| {};
     let config = weft_media::audio::codec::OpusConfig::default();
-    if synthetic("WEFT_MIC", "tone") {
-        AudioSender::start(
-            weft_media::synthetic::ToneSource::new(1),
-            config,
-            false,
-            out,
-        )
-    } else {
-        weft_media::audio::device::AudioCapture::open(weft_media::audio::device::CaptureConfig {
-            device: None,
-            channels: 1,
-            queue_frames: 25,
-            fallback: true,
-        })
-        .and_then(|c| AudioSender::start(c, config, false, out))
-    }
-    .map_err(|e| e.to_string())
+    microphone()
+        .and_then(|m| weft_media::pipeline::AudioSender::start(m, config, false, |_| {}))
+        .map_err(|e| e.to_string())
 }
 
 /// The microphone level on the pre-join screen, dBFS.
@@ -338,48 +304,94 @@ fn synthetic(var: &str, value: &str) -> bool {
     std::env::var(var).is_ok_and(|v| v == value)
 }
 
-fn start_video(call: &Call, v: VideoSettings, frames: Arc<Frames>) -> Result<(), String> {
-    use weft_media::pipeline::VideoSource;
-    // The preview is the picture being sent, tapped before encoding.
-    struct Preview<S> {
-        inner: S,
-        frames: Arc<Frames>,
-        n: u32,
-    }
-    impl<S: VideoSource> VideoSource for Preview<S> {
-        fn next_frame(&mut self) -> weft_media::Result<Option<VideoFrame>> {
-            let f = self.inner.next_frame()?;
-            if let Some(f) = &f
-                && self.n.is_multiple_of(2)
-            {
-                self.frames.put("me", f, self.n);
-            }
-            self.n = self.n.wrapping_add(1);
-            Ok(f)
-        }
-        fn pace_fps(&self) -> Option<f64> {
-            self.inner.pace_fps()
-        }
-    }
+/// What a call sends: the small size for the test pattern, else the default.
+fn video_settings() -> VideoSettings {
     if synthetic("WEFT_CAMERA", "pattern") {
-        return call
-            .set_video_source(move || {
-                Ok(Preview {
-                    inner: weft_media::synthetic::TestPattern::new(v.width, v.height, v.fps)?,
-                    frames,
-                    n: 0,
-                })
-            })
-            .map_err(|e| e.to_string());
+        VideoSettings::SMALL
+    } else {
+        VideoSettings::default()
     }
-    let cams = weft_media::video::camera::list_cameras().map_err(|e| e.to_string())?;
-    let Some(cam) = cams.first() else {
-        return Err("no camera found".into());
-    };
-    let index = cam.index;
+}
+
+/// The first camera, or the test pattern with `WEFT_CAMERA=pattern`. Made on the thread
+/// that reads it (a camera can't move between threads).
+fn open_camera(v: VideoSettings) -> weft_media::Result<Box<dyn VideoSource>> {
+    if synthetic("WEFT_CAMERA", "pattern") {
+        return Ok(Box::new(weft_media::synthetic::TestPattern::new(
+            v.width, v.height, v.fps,
+        )?));
+    }
+    let index = weft_media::video::camera::list_cameras()?
+        .first()
+        .map(|c| c.index)
+        .ok_or(weft_media::MediaError::NoCamera(None))?;
+    Ok(Box::new(weft_media::video::camera::Camera::open(
+        index, v.width, v.height, v.fps,
+    )?))
+}
+
+/// The default microphone, or a tone with `WEFT_MIC=tone`.
+enum Microphone {
+    Tone(weft_media::synthetic::ToneSource),
+    Device(weft_media::audio::device::AudioCapture),
+}
+
+impl AudioSource for Microphone {
+    fn pull(&mut self) -> weft_media::Result<weft_media::pipeline::Pull> {
+        match self {
+            Microphone::Tone(t) => t.pull(),
+            Microphone::Device(d) => d.pull(),
+        }
+    }
+    fn paced(&self) -> bool {
+        match self {
+            Microphone::Tone(t) => t.paced(),
+            Microphone::Device(d) => d.paced(),
+        }
+    }
+}
+
+fn microphone() -> weft_media::Result<Microphone> {
+    if synthetic("WEFT_MIC", "tone") {
+        return Ok(Microphone::Tone(weft_media::synthetic::ToneSource::new(1)));
+    }
+    weft_media::audio::device::AudioCapture::open(weft_media::audio::device::CaptureConfig {
+        device: None,
+        channels: 1,
+        queue_frames: 25,
+        fallback: true,
+    })
+    .map(Microphone::Device)
+}
+
+/// The picture being sent, tapped before encoding as this device's own tile.
+struct Tapped {
+    inner: Box<dyn VideoSource>,
+    frames: Arc<Frames>,
+    n: u32,
+}
+
+impl VideoSource for Tapped {
+    fn next_frame(&mut self) -> weft_media::Result<Option<VideoFrame>> {
+        let f = self.inner.next_frame()?;
+        if let Some(f) = &f
+            && self.n.is_multiple_of(2)
+        {
+            self.frames.put("me", f, self.n);
+        }
+        self.n = self.n.wrapping_add(1);
+        Ok(f)
+    }
+    fn pace_fps(&self) -> Option<f64> {
+        self.inner.pace_fps()
+    }
+}
+
+fn start_video(call: &Call, frames: Arc<Frames>) -> Result<(), String> {
+    let v = video_settings();
     call.set_video_source(move || {
-        Ok(Preview {
-            inner: weft_media::video::camera::Camera::open(index, v.width, v.height, v.fps)?,
+        Ok(Tapped {
+            inner: open_camera(v)?,
             frames,
             n: 0,
         })
@@ -388,20 +400,8 @@ fn start_video(call: &Call, v: VideoSettings, frames: Arc<Frames>) -> Result<(),
 }
 
 fn start_audio(call: &Call) -> Result<(), String> {
-    if synthetic("WEFT_MIC", "tone") {
-        return call
-            .set_audio_source(weft_media::synthetic::ToneSource::new(1))
-            .map_err(|e| e.to_string());
-    }
-    let capture =
-        weft_media::audio::device::AudioCapture::open(weft_media::audio::device::CaptureConfig {
-            device: None,
-            channels: 1,
-            queue_frames: 25,
-            fallback: true,
-        })
-        .map_err(|e| e.to_string())?;
-    call.set_audio_source(capture).map_err(|e| e.to_string())
+    let mic = microphone().map_err(|e| e.to_string())?;
+    call.set_audio_source(mic).map_err(|e| e.to_string())
 }
 
 impl Calls {
@@ -462,12 +462,7 @@ async fn join(
     if let Ok(bind) = std::env::var("WEFT_CALL_BIND") {
         config.bind = vec![bind];
     }
-    let v = if synthetic("WEFT_CAMERA", "pattern") {
-        VideoSettings::SMALL
-    } else {
-        VideoSettings::default()
-    };
-    config.video = v;
+    config.video = video_settings();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let call = Call::start(
         config,
@@ -479,7 +474,7 @@ async fn join(
     .await
     .map_err(|e| AppError::new("call", e.to_string()))?;
     let mut missing = Vec::new();
-    if camera && let Err(e) = start_video(&call, v, calls.frames.clone()) {
+    if camera && let Err(e) = start_video(&call, calls.frames.clone()) {
         missing.push(format!("camera: {e}"));
     }
     if mic && let Err(e) = start_audio(&call) {
@@ -603,8 +598,8 @@ pub async fn set_call_camera(
         let mut g = calls.active.lock().await;
         if let Some(a) = g.as_mut() {
             if on {
-                let v = VideoSettings::default();
-                if let Err(e) = start_video(&a.call, v, calls.frames.clone()) {
+                // Same settings as the call started with (the pattern stays small).
+                if let Err(e) = start_video(&a.call, calls.frames.clone()) {
                     a.notice = Some(format!("camera: {e}"));
                 }
             } else {

@@ -603,14 +603,9 @@ impl Engine {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<MessageView>> {
-        let (ws, c) = self.channel(channel)?;
-        self.require_channel_access(ws, &c)?;
-        let limit = limit.clamp(1, 500);
-        self.store
-            .channel_page(&channel.to_string(), before, limit)?
-            .into_iter()
-            .map(MessageView::from_row)
-            .collect()
+        self.page(channel, limit, |store, ch, limit| {
+            store.channel_page(ch, before, limit)
+        })
     }
 
     /// The messages just after the one whose cursor is `after`, oldest first (scrolling down
@@ -621,11 +616,26 @@ impl Engine {
         after: i64,
         limit: usize,
     ) -> Result<Vec<MessageView>> {
+        self.page(channel, limit, |store, ch, limit| {
+            store.channel_page_after(ch, after, limit)
+        })
+    }
+
+    /// A page of a channel I may read, at most 500 messages, read by `fetch`.
+    fn page(
+        &self,
+        channel: Id,
+        limit: usize,
+        fetch: impl FnOnce(
+            &weft_store::Store,
+            &str,
+            usize,
+        )
+            -> std::result::Result<Vec<weft_store::MessageRow>, weft_store::StoreError>,
+    ) -> Result<Vec<MessageView>> {
         let (ws, c) = self.channel(channel)?;
         self.require_channel_access(ws, &c)?;
-        let limit = limit.clamp(1, 500);
-        self.store
-            .channel_page_after(&channel.to_string(), after, limit)?
+        fetch(&self.store, &channel.to_string(), limit.clamp(1, 500))?
             .into_iter()
             .map(MessageView::from_row)
             .collect()
