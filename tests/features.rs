@@ -6,7 +6,7 @@ use weft_domain::{
     Attachment, DomainError, EventType, FileMeta, IntegrationKind, Role, RunStatus, Timestamp,
     time::{DAY_MS, MINUTE_MS},
 };
-use weft_test_support::{Replica, T0, clock, exchange};
+use weft_test_support::{Replica, T0, clock, exchange, team};
 
 #[test]
 fn search_filters_narrow_results_the_way_slack_does() {
@@ -295,7 +295,8 @@ fn analytics_count_what_the_team_did() {
             t.focus_minutes,
             t.meetings
         ),
-        (2, 3, 1, 25, 1)
+        // Three messages, and the one the call posted for its chat.
+        (2, 4, 1, 25, 1)
     );
     let bob = users
         .iter()
@@ -304,6 +305,65 @@ fn analytics_count_what_the_team_did() {
     assert_eq!(
         (bob.messages_sent, bob.focus_minutes, bob.meetings_attended),
         (1, 25, 1)
+    );
+}
+
+#[test]
+fn a_calls_chat_is_the_thread_of_the_message_it_posts_in_its_channel() {
+    let c = clock();
+    let (mut a, mut b, ws, general) = team(&c);
+    let call = a.engine.start_call(general).unwrap();
+    let root = call.thread.expect("the call's chat");
+    exchange(&mut a, &mut b);
+    // Bob sees the call's message in the channel, joins, and writes in its thread.
+    let page = b.engine.messages(general, None, 50).unwrap();
+    let posted = page
+        .iter()
+        .find(|m| m.message.id == Some(root))
+        .expect("the call's message in the channel");
+    assert_eq!(posted.message.author, Some(a.user()));
+    let joined = b.engine.join_meeting(call.id.unwrap()).unwrap();
+    assert_eq!(joined.thread, Some(root), "joining posts no second message");
+    b.engine
+        .send(
+            general,
+            "can you hear me?",
+            SendOptions {
+                parent: Some(root),
+                ..SendOptions::default()
+            },
+        )
+        .unwrap();
+    exchange(&mut a, &mut b);
+    let thread = a.engine.thread(root).unwrap();
+    assert!(thread.iter().any(|m| m.message.text == "can you hear me?"));
+    // A meeting scheduled in a channel gets its chat when it starts, once.
+    let (_, m) = a
+        .engine
+        .schedule_meeting(
+            ws,
+            NewEvent {
+                title: "Planning".into(),
+                start: Timestamp(T0.0 + DAY_MS),
+                end: Timestamp(T0.0 + DAY_MS + 30 * MINUTE_MS),
+                ..NewEvent::default()
+            },
+            Some(general),
+        )
+        .unwrap();
+    assert_eq!(m.thread, None, "no chat before it starts");
+    let before = a.engine.messages(general, None, 50).unwrap().len();
+    let started = a.engine.join_meeting(m.id.unwrap()).unwrap();
+    let root = started.thread.expect("the meeting's chat once it started");
+    exchange(&mut a, &mut b);
+    assert_eq!(
+        b.engine.join_meeting(m.id.unwrap()).unwrap().thread,
+        Some(root)
+    );
+    exchange(&mut a, &mut b);
+    assert_eq!(
+        a.engine.messages(general, None, 50).unwrap().len(),
+        before + 1
     );
 }
 

@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex as StdMutex};
 use serde::Serialize;
 use specta::Type;
 use tauri::State;
-use weft_call::{Call, CallConfig, RemoteSinks, VideoSettings};
+use weft_call::{Call, CallConfig, RemoteSinks};
 use weft_domain::Id;
-use weft_media::audio::device::Direction;
-use weft_media::frame::{AudioFrame, VideoFrame};
-use weft_media::pipeline::{AudioSink, AudioSource, FnAudioSink, FnSink, VideoSink, VideoSource};
+use weft_media::frame::VideoFrame;
+use weft_media::pipeline::{AudioSink, FnSink, VideoSink, VideoSource};
 
+use crate::devices::{self, CallDevices, DeviceChoice, Microphone, Speaker};
 use crate::{Answer, App, AppError};
 
 /// The newest picture of each participant, by device; `me` is this device's own preview.
@@ -85,6 +85,7 @@ fn halve(f: &VideoFrame) -> Option<VideoFrame> {
 
 struct UiSinks {
     frames: Arc<Frames>,
+    speaker: Arc<Speaker>,
 }
 
 impl RemoteSinks for UiSinks {
@@ -99,21 +100,7 @@ impl RemoteSinks for UiSinks {
     }
 
     fn audio(&self, _peer: &str) -> Box<dyn AudioSink> {
-        // The default output if there is one; a machine with none still takes the call.
-        match weft_media::audio::device::AudioPlayback::open(
-            weft_media::audio::device::PlaybackConfig {
-                device: None,
-                channels: 1,
-                max_queue_ms: 200,
-                fallback: true,
-            },
-        ) {
-            Ok(p) => Box::new(p),
-            Err(e) => {
-                tracing::info!("no audio output for the call: {e}");
-                Box::new(FnAudioSink(|_f: AudioFrame| Ok(())))
-            }
-        }
+        Box::new(self.speaker.sink())
     }
 }
 
@@ -124,11 +111,19 @@ pub struct Active {
     channel: Id,
     workspace: Id,
     title: String,
+    /// The message whose thread is the call's chat.
+    thread: Option<Id>,
     notice: Option<String>,
+    /// Whether the microphone was asked for (muting keeps it open).
+    mic: bool,
+    /// The devices in use.
+    choice: DeviceChoice,
 }
 
 /// The pre-join screen's camera preview and microphone meter, before any call.
 struct Preview {
+    camera: bool,
+    mic: bool,
     stop: Arc<std::sync::atomic::AtomicBool>,
     video: Option<std::thread::JoinHandle<()>>,
     audio: Option<weft_media::pipeline::AudioSender>,
@@ -150,6 +145,7 @@ pub struct Calls {
     active: tokio::sync::Mutex<Option<Active>>,
     preview: StdMutex<Option<Preview>>,
     pub frames: Arc<Frames>,
+    speaker: Arc<Speaker>,
 }
 
 impl Calls {
@@ -166,21 +162,69 @@ impl Calls {
 #[tauri::command]
 #[specta::specta]
 pub async fn start_preview(
+    app: State<'_, App>,
     calls: State<'_, Calls>,
     camera: bool,
     mic: bool,
 ) -> Answer<Option<String>> {
-    calls.end_preview();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut missing = Vec::new();
-    let video = if camera {
-        let (frames, stop) = (calls.frames.clone(), stop.clone());
-        let (opened_tx, opened_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        let t = std::thread::Builder::new()
-            .name("weft-preview".into())
-            .spawn(move || {
-                let source = open_camera(video_settings());
-                let mut source = match source {
+    let choice = app.with(|e| DeviceChoice::load(e))?;
+    calls.preview(&choice, camera, mic)
+}
+
+impl Calls {
+    fn preview(&self, choice: &DeviceChoice, camera: bool, mic: bool) -> Answer<Option<String>> {
+        self.end_preview();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut missing = Vec::new();
+        let video = if camera {
+            match preview_video(self.frames.clone(), stop.clone(), choice.camera.clone()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    missing.push(format!("camera: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let audio = if mic {
+            match preview_audio(choice.microphone.as_deref()) {
+                Ok((a, notice)) => {
+                    missing.extend(notice);
+                    Some(a)
+                }
+                Err(e) => {
+                    missing.push(format!("microphone: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        *lock(&self.preview) = Some(Preview {
+            camera,
+            mic,
+            stop,
+            video,
+            audio,
+        });
+        Ok((!missing.is_empty()).then(|| missing.join("; ")))
+    }
+}
+
+/// The chosen camera as the `me` picture until `stop`, on a thread of its own; answers once
+/// the camera opened or failed to.
+fn preview_video(
+    frames: Arc<Frames>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    chosen: Option<String>,
+) -> Result<std::thread::JoinHandle<()>, String> {
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let t = std::thread::Builder::new()
+        .name("weft-preview".into())
+        .spawn(move || {
+            let mut source =
+                match devices::open_camera(chosen.as_deref(), devices::video_settings()) {
                     Ok(s) => {
                         let _ = opened_tx.send(Ok(()));
                         s
@@ -190,55 +234,42 @@ pub async fn start_preview(
                         return;
                     }
                 };
-                let pace = source
-                    .pace_fps()
-                    .map(|f| std::time::Duration::from_secs_f64(1.0 / f));
-                let mut n = 0u32;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    match source.next_frame() {
-                        Ok(Some(f)) => frames.put("me", &f, n),
-                        Ok(None) | Err(_) => return,
-                    }
-                    n = n.wrapping_add(1);
-                    if let Some(p) = pace {
-                        std::thread::sleep(p);
-                    }
+            let pace = source
+                .pace_fps()
+                .map(|f| std::time::Duration::from_secs_f64(1.0 / f));
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match source.next_frame() {
+                    Ok(Some(f)) => frames.put("me", &f, n),
+                    Ok(None) | Err(_) => return,
                 }
-            })
-            .map_err(|e| AppError::internal(&e.to_string()))?;
-        match opened_rx.recv() {
-            Ok(Ok(())) => Some(t),
-            Ok(Err(e)) => {
-                missing.push(format!("camera: {e}"));
-                let _ = t.join();
-                None
+                n = n.wrapping_add(1);
+                if let Some(p) = pace {
+                    std::thread::sleep(p);
+                }
             }
-            Err(_) => None,
+        })
+        .map_err(|e| e.to_string())?;
+    match opened_rx.recv() {
+        Ok(Ok(())) => Ok(t),
+        Ok(Err(e)) => {
+            let _ = t.join();
+            Err(e)
         }
-    } else {
-        None
-    };
-    let audio = if mic {
-        match preview_audio() {
-            Ok(a) => Some(a),
-            Err(e) => {
-                missing.push(format!("microphone: {e}"));
-                None
-            }
-        }
-    } else {
-        None
-    };
-    *lock(&calls.preview) = Some(Preview { stop, video, audio });
-    Ok((!missing.is_empty()).then(|| missing.join("; ")))
+        Err(_) => Err("the camera thread ended".into()),
+    }
 }
 
 /// The microphone (or the tone), metered and encoded into nothing: what the pre-join meter
-/// reads.
-fn preview_audio() -> Result<weft_media::pipeline::AudioSender, String> {
+/// reads; with a notice when the chosen one was missing.
+fn preview_audio(
+    chosen: Option<&str>,
+) -> Result<(weft_media::pipeline::AudioSender, Option<String>), String> {
     let config = weft_media::audio::codec::OpusConfig::default();
-    microphone()
-        .and_then(|m| weft_media::pipeline::AudioSender::start(m, config, false, |_| {}))
+    let mic = Microphone::open(chosen).map_err(|e| e.to_string())?;
+    let notice = devices::fell_back("microphone", chosen, mic.device());
+    weft_media::pipeline::AudioSender::start(mic, config, false, |_| {})
+        .map(|a| (a, notice))
         .map_err(|e| e.to_string())
 }
 
@@ -279,6 +310,9 @@ pub struct CallView {
     pub meeting: Id,
     pub channel: Id,
     pub title: String,
+    /// The message in the channel whose thread is the call's chat (none for a meeting with no
+    /// channel).
+    pub thread: Option<Id>,
     /// This device (its own preview's tile name is `me`).
     pub me: String,
     pub muted: bool,
@@ -288,80 +322,6 @@ pub struct CallView {
     pub input_level_dbfs: Option<f32>,
     /// Why a device is missing (no camera, no microphone), for the person to see.
     pub notice: Option<String>,
-}
-
-/// What the pre-join screen offers.
-#[derive(Debug, Clone, Serialize, Type)]
-pub struct CallDevices {
-    pub cameras: Vec<String>,
-    pub microphones: Vec<String>,
-    pub speakers: Vec<String>,
-}
-
-/// `WEFT_CAMERA=pattern` sends the numbered test pattern instead of a camera (machines with
-/// none, and the end-to-end tests); `WEFT_MIC=tone` a tone instead of a microphone.
-fn synthetic(var: &str, value: &str) -> bool {
-    std::env::var(var).is_ok_and(|v| v == value)
-}
-
-/// What a call sends: the small size for the test pattern, else the default.
-fn video_settings() -> VideoSettings {
-    if synthetic("WEFT_CAMERA", "pattern") {
-        VideoSettings::SMALL
-    } else {
-        VideoSettings::default()
-    }
-}
-
-/// The first camera, or the test pattern with `WEFT_CAMERA=pattern`. Made on the thread
-/// that reads it (a camera can't move between threads).
-fn open_camera(v: VideoSettings) -> weft_media::Result<Box<dyn VideoSource>> {
-    if synthetic("WEFT_CAMERA", "pattern") {
-        return Ok(Box::new(weft_media::synthetic::TestPattern::new(
-            v.width, v.height, v.fps,
-        )?));
-    }
-    let index = weft_media::video::camera::list_cameras()?
-        .first()
-        .map(|c| c.index)
-        .ok_or(weft_media::MediaError::NoCamera(None))?;
-    Ok(Box::new(weft_media::video::camera::Camera::open(
-        index, v.width, v.height, v.fps,
-    )?))
-}
-
-/// The default microphone, or a tone with `WEFT_MIC=tone`.
-enum Microphone {
-    Tone(weft_media::synthetic::ToneSource),
-    Device(weft_media::audio::device::AudioCapture),
-}
-
-impl AudioSource for Microphone {
-    fn pull(&mut self) -> weft_media::Result<weft_media::pipeline::Pull> {
-        match self {
-            Microphone::Tone(t) => t.pull(),
-            Microphone::Device(d) => d.pull(),
-        }
-    }
-    fn paced(&self) -> bool {
-        match self {
-            Microphone::Tone(t) => t.paced(),
-            Microphone::Device(d) => d.paced(),
-        }
-    }
-}
-
-fn microphone() -> weft_media::Result<Microphone> {
-    if synthetic("WEFT_MIC", "tone") {
-        return Ok(Microphone::Tone(weft_media::synthetic::ToneSource::new(1)));
-    }
-    weft_media::audio::device::AudioCapture::open(weft_media::audio::device::CaptureConfig {
-        device: None,
-        channels: 1,
-        queue_frames: 25,
-        fallback: true,
-    })
-    .map(Microphone::Device)
 }
 
 /// The picture being sent, tapped before encoding as this device's own tile.
@@ -387,11 +347,13 @@ impl VideoSource for Tapped {
     }
 }
 
-fn start_video(call: &Call, frames: Arc<Frames>) -> Result<(), String> {
-    let v = video_settings();
+/// Sends the chosen camera (the same settings the call started with: the pattern stays
+/// small).
+fn start_video(call: &Call, frames: Arc<Frames>, chosen: Option<String>) -> Result<(), String> {
+    let v = devices::video_settings();
     call.set_video_source(move || {
         Ok(Tapped {
-            inner: open_camera(v)?,
+            inner: devices::open_camera(chosen.as_deref(), v)?,
             frames,
             n: 0,
         })
@@ -399,9 +361,12 @@ fn start_video(call: &Call, frames: Arc<Frames>) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
-fn start_audio(call: &Call) -> Result<(), String> {
-    let mic = microphone().map_err(|e| e.to_string())?;
-    call.set_audio_source(mic).map_err(|e| e.to_string())
+/// Sends the chosen microphone; answers a notice when it was missing and another opened.
+fn start_audio(call: &Call, chosen: Option<&str>) -> Result<Option<String>, String> {
+    let mic = Microphone::open(chosen).map_err(|e| e.to_string())?;
+    let notice = devices::fell_back("microphone", chosen, mic.device());
+    call.set_audio_source(mic).map_err(|e| e.to_string())?;
+    Ok(notice)
 }
 
 impl Calls {
@@ -428,13 +393,17 @@ impl Calls {
             meeting: a.meeting,
             channel: a.channel,
             title: a.title.clone(),
+            thread: a.thread,
             me: a.call.me().to_owned(),
             muted: a.call.muted(),
             camera: a.call.camera_on(),
             peers,
             active_speaker: speaker,
             input_level_dbfs: a.call.input_level_dbfs(),
-            notice: a.notice.clone(),
+            notice: match (a.notice.clone(), self.speaker.notice()) {
+                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                (a, b) => a.or(b),
+            },
         })
     }
 }
@@ -462,23 +431,29 @@ async fn join(
     if let Ok(bind) = std::env::var("WEFT_CALL_BIND") {
         config.bind = vec![bind];
     }
-    config.video = video_settings();
+    config.video = devices::video_settings();
+    let choice = app.with(|e| DeviceChoice::load(e))?;
+    calls.speaker.choose(choice.speaker.clone());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let call = Call::start(
         config,
         Arc::new(UiSinks {
             frames: calls.frames.clone(),
+            speaker: calls.speaker.clone(),
         }),
         tx,
     )
     .await
     .map_err(|e| AppError::new("call", e.to_string()))?;
     let mut missing = Vec::new();
-    if camera && let Err(e) = start_video(&call, calls.frames.clone()) {
+    if camera && let Err(e) = start_video(&call, calls.frames.clone(), choice.camera.clone()) {
         missing.push(format!("camera: {e}"));
     }
-    if mic && let Err(e) = start_audio(&call) {
-        missing.push(format!("microphone: {e}"));
+    if mic {
+        match start_audio(&call, choice.microphone.as_deref()) {
+            Ok(notice) => missing.extend(notice),
+            Err(e) => missing.push(format!("microphone: {e}")),
+        }
     }
     tauri::async_runtime::spawn(weft_call::bridge::run(
         app.engine.clone(),
@@ -492,7 +467,10 @@ async fn join(
         channel,
         workspace,
         title: meeting.title,
+        thread: meeting.thread,
         notice: (!missing.is_empty()).then(|| missing.join("; ")),
+        mic,
+        choice,
     });
     calls
         .view(app)
@@ -598,8 +576,8 @@ pub async fn set_call_camera(
         let mut g = calls.active.lock().await;
         if let Some(a) = g.as_mut() {
             if on {
-                // Same settings as the call started with (the pattern stays small).
-                if let Err(e) = start_video(&a.call, calls.frames.clone()) {
+                if let Err(e) = start_video(&a.call, calls.frames.clone(), a.choice.camera.clone())
+                {
                     a.notice = Some(format!("camera: {e}"));
                 }
             } else {
@@ -611,35 +589,48 @@ pub async fn set_call_camera(
     Ok(calls.view(&app).await)
 }
 
-/// Cameras, microphones and speakers, for the pre-join screen.
+/// Cameras, microphones and speakers, and the ones chosen, for the pickers.
 #[tauri::command]
 #[specta::specta]
-pub async fn call_devices() -> Answer<CallDevices> {
-    let mut cameras: Vec<String> = weft_media::video::camera::list_cameras()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
-    if synthetic("WEFT_CAMERA", "pattern") {
-        cameras.insert(0, "Test pattern".into());
+pub async fn call_devices(app: State<'_, App>) -> Answer<CallDevices> {
+    let choice = app.with(|e| DeviceChoice::load(e))?;
+    Ok(devices::list(&choice))
+}
+
+/// Chooses the camera, microphone and speaker (kept on this device for the next call). The
+/// pre-join preview or the call going on moves to them at once; answers what is missing, if
+/// anything.
+#[tauri::command]
+#[specta::specta]
+pub async fn choose_call_devices(
+    app: State<'_, App>,
+    calls: State<'_, Calls>,
+    choice: DeviceChoice,
+) -> Answer<Option<String>> {
+    app.with(|e| choice.save(e))?;
+    calls.speaker.choose(choice.speaker.clone());
+    let preview = lock(&calls.preview).as_ref().map(|p| (p.camera, p.mic));
+    if let Some((camera, mic)) = preview {
+        return calls.preview(&choice, camera, mic);
     }
-    let mut audio = weft_media::audio::device::list_devices().unwrap_or_default();
-    // The default device first: it is the one a call opens.
-    audio.sort_by_key(|d| !d.is_default);
-    let of = |dir: Direction| -> Vec<String> {
-        audio
-            .iter()
-            .filter(|d| d.direction == dir)
-            .map(|d| d.name.clone())
-            .collect()
+    let mut g = calls.active.lock().await;
+    let Some(a) = g.as_mut() else {
+        return Ok(None);
     };
-    let mut microphones = of(Direction::Input);
-    if synthetic("WEFT_MIC", "tone") {
-        microphones.insert(0, "Test tone".into());
+    let mut notices = Vec::new();
+    if choice.camera != a.choice.camera
+        && a.call.camera_on()
+        && let Err(e) = start_video(&a.call, calls.frames.clone(), choice.camera.clone())
+    {
+        notices.push(format!("camera: {e}"));
     }
-    Ok(CallDevices {
-        cameras,
-        microphones,
-        speakers: of(Direction::Output),
-    })
+    if choice.microphone != a.choice.microphone && a.mic {
+        match start_audio(&a.call, choice.microphone.as_deref()) {
+            Ok(n) => notices.extend(n),
+            Err(e) => notices.push(format!("microphone: {e}")),
+        }
+    }
+    a.choice = choice;
+    a.notice = (!notices.is_empty()).then(|| notices.join("; "));
+    Ok(a.notice.clone())
 }

@@ -19,6 +19,7 @@ use weft_domain::{
 
 mod calls;
 mod chat;
+mod devices;
 mod error;
 mod people;
 mod tick;
@@ -464,6 +465,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             calls::set_call_muted,
             calls::set_call_camera,
             calls::call_devices,
+            calls::choose_call_devices,
             calls::ongoing_call,
             calls::start_preview,
             calls::preview_level,

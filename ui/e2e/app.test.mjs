@@ -322,10 +322,18 @@ test("two apps meet through a relay: a message typed in one appears in the other
     // The pre-join screen shows the camera and meters the microphone before joining.
     await a.find("[role=dialog] .preview[data-live=yes]", { timeout: 15_000 });
     await a.until("return Number(document.querySelector('[role=dialog] [role=meter]')?.getAttribute('aria-valuenow')) > 10", "the microphone meter moves");
+    // The pickers show the devices the call will open.
+    const picked = (app, name) => app.exec(`const s = document.querySelector('select[name=${name}]'); return s ? s.selectedOptions[0]?.textContent : null`);
+    await a.until("return !!document.querySelector('select[name=camera-device]')", "the camera picker");
+    assert.equal(await picked(a, "camera-device"), "Test pattern");
+    assert.equal(await picked(a, "microphone-device"), "Test tone");
     await a.click("button[type=submit]", { text: "Join call" });
     await a.find("section.call figure.tile[data-peer=me][data-live=yes]", { timeout: 20_000 });
+    // Ben sees the call going on in #general, and is rung: he joins from his inbox.
     await b.click("nav button", { text: "#general" });
-    await b.click("section.chat header button", { text: "Join call", timeout: 30_000 });
+    await b.find("section.chat header button", { text: "Join call", timeout: 30_000 });
+    await b.click("nav button", { text: "Inbox" });
+    await b.click("section.inbox article button", { text: "Join", timeout: 20_000 });
     await b.find("[role=dialog] .preview[data-live=yes]", { timeout: 15_000 });
     await b.screenshot(join(shots, "prejoin.png"));
     await b.click("button[type=submit]", { text: "Join call" });
@@ -334,6 +342,18 @@ test("two apps meet through a relay: a message typed in one appears in the other
     await a.find(remote, { timeout: 30_000 });
     await a.find("section.call figcaption", { text: "ben" });
     await b.find("section.call figcaption", { text: "ana" });
+    // The call's chat is the thread of the message the call posted in #general.
+    await b.click("section.call footer button", { text: "Chat" });
+    await b.type("input[name=call-chat]", "the chart is on slide 3");
+    await b.click("section.call .chat-panel button[type=submit]", { text: "Send" });
+    await b.find("section.call .chat-panel li", { text: "the chart is on slide 3" });
+    await a.click("section.call footer button", { text: "Chat" });
+    await a.find("section.call .chat-panel li", { text: "the chart is on slide 3", timeout: 20_000 });
+    await a.find("article.message", { text: "Started a call" });
+    // Devices can be changed in the call; the pickers show the ones in use.
+    await a.click("section.call footer button", { text: "Devices" });
+    await a.find("section.call [aria-label='Call devices'] select[name=camera-device]");
+    assert.equal(await picked(a, "camera-device"), "Test pattern");
     await a.screenshot(join(shots, "call.png"));
     await b.click("section.call button", { text: "Mute" });
     await b.find("section.call button", { text: "Unmute" });

@@ -23,6 +23,8 @@ pub struct Shown {
     pub at_us: u64,
     /// Luma PSNR against the picture the sender drew, dB (when measured).
     pub psnr_db: Option<f64>,
+    /// Its width and height.
+    pub size: (u32, u32),
 }
 
 /// What every participant received, keyed by (receiver, sender).
@@ -95,6 +97,7 @@ impl RemoteSinks for RecordingSinks {
                         frame,
                         at_us,
                         psnr_db,
+                        size: (f.width, f.height),
                     });
             }
             Ok(())
@@ -169,6 +172,38 @@ impl Mesh {
     /// The names of the participants: `p0`, `p1`, …
     pub fn names(&self) -> Vec<String> {
         self.calls.iter().map(|c| c.me().to_owned()).collect()
+    }
+
+    /// Asserts, for every pair, that the pictures shown arrived in order, at least
+    /// `min_ratio` of those sent in the span, and at least half of `seconds` at `fps`; and that
+    /// the other's tone played at least half of `seconds` and was audible in 80 % of it.
+    pub fn assert_every_pair(&self, min_ratio: f64, seconds: u64, fps: u64) {
+        let names = self.names();
+        for r in &names {
+            for s in names.iter().filter(|s| *s != r) {
+                let shown = self.received.shown(r, s);
+                let (ratio, in_order, count) = delivery(&shown);
+                assert!(in_order, "{r} showed {s}'s pictures out of order");
+                assert!(
+                    count as u64 >= seconds * fps / 2,
+                    "{r} showed only {count} of {s}'s pictures"
+                );
+                assert!(
+                    ratio >= min_ratio,
+                    "{r} showed {:.1} % of {s}'s pictures ({count})",
+                    ratio * 100.0
+                );
+                let (played, audible) = self.received.heard(r, s);
+                assert!(
+                    played >= seconds * 50 / 2,
+                    "{r} played {played} frames of {s}'s audio"
+                );
+                assert!(
+                    audible * 10 >= played * 8,
+                    "{r} heard {s}'s tone in only {audible} of {played} frames"
+                );
+            }
+        }
     }
 
     /// Starts `participants` calls that find each other through in-process signalling.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use weft_call::VideoSettings;
-use weft_call::loopback::{Mesh, MeshConfig, delivery};
+use weft_call::loopback::{Mesh, MeshConfig};
 
 async fn run(participants: usize, loss: f64, seconds: u64) -> Mesh {
     let mesh = Mesh::start(MeshConfig {
@@ -23,41 +23,10 @@ async fn run(participants: usize, loss: f64, seconds: u64) -> Mesh {
     mesh
 }
 
-/// Every pair: pictures arrive in order and at least `min_ratio` of those sent in the span
-/// arrive; the other's tone is heard.
-fn check(mesh: &Mesh, min_ratio: f64, seconds: u64) {
-    let names = mesh.names();
-    for r in &names {
-        for s in names.iter().filter(|s| *s != r) {
-            let shown = mesh.received.shown(r, s);
-            let (ratio, in_order, count) = delivery(&shown);
-            assert!(in_order, "{r} showed {s}'s pictures out of order");
-            assert!(
-                count as u64 >= seconds * 15 / 2,
-                "{r} showed only {count} of {s}'s pictures"
-            );
-            assert!(
-                ratio >= min_ratio,
-                "{r} showed {:.1} % of {s}'s pictures ({count})",
-                ratio * 100.0
-            );
-            let (played, audible) = mesh.received.heard(r, s);
-            assert!(
-                played >= seconds * 50 / 2,
-                "{r} played {played} frames of {s}'s audio"
-            );
-            assert!(
-                audible * 10 >= played * 8,
-                "{r} heard {s}'s tone in only {audible} of {played} frames"
-            );
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_participants_see_and_hear_each_other() {
     let mesh = run(2, 0.0, 6).await;
-    check(&mesh, 0.99, 6);
+    mesh.assert_every_pair(0.99, 6, 15);
     let parts = mesh.calls[0].participants().await;
     assert_eq!(parts.len(), 1);
     assert_eq!(parts[0].peer, "p1");
@@ -71,7 +40,7 @@ async fn two_participants_see_and_hear_each_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_participants_in_a_mesh_each_get_all_three_others() {
     let mesh = run(4, 0.0, 6).await;
-    check(&mesh, 0.99, 6);
+    mesh.assert_every_pair(0.99, 6, 15);
     for c in &mesh.calls {
         assert_eq!(c.participants().await.len(), 3);
     }
@@ -81,7 +50,7 @@ async fn four_participants_in_a_mesh_each_get_all_three_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_percent_loss_still_delivers_most_pictures_and_conceals_audio() {
     let mesh = run(2, 0.02, 8).await;
-    check(&mesh, 0.95, 8);
+    mesh.assert_every_pair(0.95, 8, 15);
     mesh.stop().await;
 }
 

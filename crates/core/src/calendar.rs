@@ -1,7 +1,7 @@
 //! The calendar: events with recurrence, attendees, RSVP and reminders; task due dates; ICS;
 //! meetings and their participants.
 
-use crate::{CoreError, Engine, Result, workspace::parse};
+use crate::{CoreError, Engine, Result, SendOptions, workspace::parse};
 use serde::{Deserialize, Serialize};
 use weft_domain::{
     Attendee, DomainError, Event, EventType, Id, Meeting, MeetingStatus, Participant,
@@ -345,7 +345,28 @@ impl Engine {
         self.edit(&DocId::calendar(ws), |x| {
             x.create("meetings", &id.to_string(), &m)
         })?;
-        Ok(Meeting { id: Some(id), ..m })
+        let thread = self.open_call_thread(ws, id, channel)?;
+        Ok(Meeting {
+            id: Some(id),
+            thread: Some(thread),
+            ..m
+        })
+    }
+
+    /// Posts the message whose thread is a meeting's chat in its channel, and records it.
+    fn open_call_thread(&mut self, ws: Id, meeting: Id, channel: Id) -> Result<Id> {
+        let msg = self.send(
+            channel,
+            "📞 Started a call. Replies in this thread are the call's chat.",
+            SendOptions::default(),
+        )?;
+        let root = msg
+            .id
+            .ok_or_else(|| CoreError::NotFound("the call's message".into()))?;
+        self.edit(&DocId::calendar(ws), |x| {
+            x.set("meetings", &meeting.to_string(), &["thread"], &root)
+        })?;
+        Ok(root)
     }
 
     /// Schedules a meeting: a calendar event of kind meeting with a join link.
@@ -374,6 +395,7 @@ impl Engine {
             title: event.title.clone(),
             description: event.description.clone(),
             channel,
+            thread: None,
             event: Some(eid),
             link: link.clone(),
             status: MeetingStatus::Scheduled,
@@ -453,6 +475,13 @@ impl Engine {
             }
             Ok(())
         })?;
+        // A scheduled meeting of a channel gets its chat there when it starts.
+        // One that can't be posted (an archived channel) leaves the meeting without a chat.
+        if let (Some(channel), None) = (m.channel, m.thread)
+            && let Err(e) = self.open_call_thread(ws, id, channel)
+        {
+            tracing::warn!("meeting {id} has no chat: {e}");
+        }
         Ok(self.meeting_ctx(id)?.1)
     }
 

@@ -26,6 +26,8 @@ pub struct Meeting {
     pub description: String,
     /// The channel or DM it belongs to; its chat is that channel's thread.
     pub channel: Option<Id>,
+    /// The message in the channel whose thread is the meeting's chat (posted when it starts).
+    pub thread: Option<Id>,
     /// The calendar event that schedules it.
     pub event: Option<Id>,
     pub link: String,
@@ -45,6 +47,7 @@ impl Default for Meeting {
             title: String::new(),
             description: String::new(),
             channel: None,
+            thread: None,
             event: None,
             link: String::new(),
             status: MeetingStatus::Scheduled,

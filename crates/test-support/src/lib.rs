@@ -94,3 +94,17 @@ pub fn exchange(a: &mut Replica, b: &mut Replica) {
     send(a, b);
     send(b, a);
 }
+
+/// Ada, who made the workspace "Acme", and Bob, a member who has it: the two replicas, the
+/// workspace and its #general.
+pub fn team(clock: &ManualClock) -> (Replica, Replica, Id, Id) {
+    let mut a = Replica::new("ada", clock);
+    let mut b = Replica::new("bob", clock);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    a.engine
+        .add_member(ws, b.user(), weft_domain::Role::Member)
+        .unwrap();
+    let general = a.engine.find_channel(ws, "general").unwrap();
+    exchange(&mut a, &mut b);
+    (a, b, ws, general)
+}

@@ -141,8 +141,14 @@ export const commands = {
 	setCallMuted: (muted: boolean) => typedError<CallView | null, AppError>(__TAURI_INVOKE("set_call_muted", { muted })),
 	/**  Turns the camera on or off. */
 	setCallCamera: (on: boolean) => typedError<CallView | null, AppError>(__TAURI_INVOKE("set_call_camera", { on })),
-	/**  Cameras, microphones and speakers, for the pre-join screen. */
+	/**  Cameras, microphones and speakers, and the ones chosen, for the pickers. */
 	callDevices: () => typedError<CallDevices, AppError>(__TAURI_INVOKE("call_devices")),
+	/**
+	 *  Chooses the camera, microphone and speaker (kept on this device for the next call). The
+	 *  pre-join preview or the call going on moves to them at once; answers what is missing, if
+	 *  anything.
+	 */
+	chooseCallDevices: (choice: DeviceChoice) => typedError<string | null, AppError>(__TAURI_INVOKE("choose_call_devices", { choice })),
 	/**  The call going on in a channel, if any (the channel shows "Join call"). */
 	ongoingCall: (channel: string) => typedError<Meeting | null, AppError>(__TAURI_INVOKE("ongoing_call", { channel })),
 	/**
@@ -207,11 +213,13 @@ export type Board = {
 	created_at?: Timestamp,
 };
 
-/**  What the pre-join screen offers. */
+/**  What the pickers offer, the default first, and what each is set to now. */
 export type CallDevices = {
-	cameras: string[],
-	microphones: string[],
-	speakers: string[],
+	cameras: DeviceOption[],
+	microphones: DeviceOption[],
+	speakers: DeviceOption[],
+	/**  The chosen device of each kind where it is attached, else the default's id. */
+	selected: DeviceChoice,
 };
 
 /**  The call view: who is in it and how this device is sending. */
@@ -219,6 +227,11 @@ export type CallView = {
 	meeting: string,
 	channel: string,
 	title: string,
+	/**
+	 *  The message in the channel whose thread is the call's chat (none for a meeting with no
+	 *  channel).
+	 */
+	thread: string | null,
 	/**  This device (its own preview's tile name is `me`). */
 	me: string,
 	muted: boolean,
@@ -311,6 +324,19 @@ export type DailyGoal = {
 	/**  `YYYY-MM-DD`. */
 	date?: string,
 	target_minutes?: number,
+};
+
+/**  What the person chose; `None` is the system's default. */
+export type DeviceChoice = {
+	camera: string | null,
+	microphone: string | null,
+	speaker: string | null,
+};
+
+/**  One device in a picker. */
+export type DeviceOption = {
+	id: string,
+	name: string,
 };
 
 /**  One device of a member. */
@@ -472,6 +498,8 @@ export type Meeting = {
 	description?: string,
 	/**  The channel or DM it belongs to; its chat is that channel's thread. */
 	channel?: string | null,
+	/**  The message in the channel whose thread is the meeting's chat (posted when it starts). */
+	thread?: string | null,
 	/**  The calendar event that schedules it. */
 	event?: string | null,
 	link?: string,
