@@ -175,32 +175,20 @@ impl Calls {
     fn preview(&self, choice: &DeviceChoice, camera: bool, mic: bool) -> Answer<Option<String>> {
         self.end_preview();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut missing = Vec::new();
-        let video = if camera {
-            match preview_video(self.frames.clone(), stop.clone(), choice.camera.clone()) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    missing.push(format!("camera: {e}"));
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let audio = if mic {
-            match preview_audio(choice.microphone.as_deref()) {
-                Ok((a, notice)) => {
-                    missing.extend(notice);
-                    Some(a)
-                }
-                Err(e) => {
-                    missing.push(format!("microphone: {e}"));
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        let mut notices = Notices::default();
+        let video = camera
+            .then(|| {
+                let t = preview_video(self.frames.clone(), stop.clone(), choice.camera.clone());
+                notices.opened("camera", t)
+            })
+            .flatten();
+        let audio = mic
+            .then(|| notices.opened("microphone", preview_audio(choice.microphone.as_deref())))
+            .flatten()
+            .map(|(a, fell_back)| {
+                notices.note(fell_back);
+                a
+            });
         *lock(&self.preview) = Some(Preview {
             camera,
             mic,
@@ -208,7 +196,27 @@ impl Calls {
             video,
             audio,
         });
-        Ok((!missing.is_empty()).then(|| missing.join("; ")))
+        Ok(notices.text())
+    }
+}
+
+/// What the person should know about their devices (one that didn't open, one that fell
+/// back to the default), one part per device.
+#[derive(Default)]
+struct Notices(Vec<String>);
+
+impl Notices {
+    /// Keeps what opened; notes why `what` didn't.
+    fn opened<T>(&mut self, what: &str, r: Result<T, String>) -> Option<T> {
+        r.map_err(|e| self.0.push(format!("{what}: {e}"))).ok()
+    }
+
+    fn note(&mut self, notice: Option<String>) {
+        self.0.extend(notice);
+    }
+
+    fn text(self) -> Option<String> {
+        (!self.0.is_empty()).then(|| self.0.join("; "))
     }
 }
 
@@ -445,15 +453,17 @@ async fn join(
     )
     .await
     .map_err(|e| AppError::new("call", e.to_string()))?;
-    let mut missing = Vec::new();
-    if camera && let Err(e) = start_video(&call, calls.frames.clone(), choice.camera.clone()) {
-        missing.push(format!("camera: {e}"));
+    let mut notices = Notices::default();
+    if camera {
+        let v = start_video(&call, calls.frames.clone(), choice.camera.clone());
+        notices.opened("camera", v);
     }
     if mic {
-        match start_audio(&call, choice.microphone.as_deref()) {
-            Ok(notice) => missing.extend(notice),
-            Err(e) => missing.push(format!("microphone: {e}")),
-        }
+        let fell_back = notices.opened(
+            "microphone",
+            start_audio(&call, choice.microphone.as_deref()),
+        );
+        notices.note(fell_back.flatten());
     }
     tauri::async_runtime::spawn(weft_call::bridge::run(
         app.engine.clone(),
@@ -468,7 +478,7 @@ async fn join(
         workspace,
         title: meeting.title,
         thread: meeting.thread,
-        notice: (!missing.is_empty()).then(|| missing.join("; ")),
+        notice: notices.text(),
         mic,
         choice,
     });
@@ -617,20 +627,19 @@ pub async fn choose_call_devices(
     let Some(a) = g.as_mut() else {
         return Ok(None);
     };
-    let mut notices = Vec::new();
-    if choice.camera != a.choice.camera
-        && a.call.camera_on()
-        && let Err(e) = start_video(&a.call, calls.frames.clone(), choice.camera.clone())
-    {
-        notices.push(format!("camera: {e}"));
+    let mut notices = Notices::default();
+    if choice.camera != a.choice.camera && a.call.camera_on() {
+        let v = start_video(&a.call, calls.frames.clone(), choice.camera.clone());
+        notices.opened("camera", v);
     }
     if choice.microphone != a.choice.microphone && a.mic {
-        match start_audio(&a.call, choice.microphone.as_deref()) {
-            Ok(n) => notices.extend(n),
-            Err(e) => notices.push(format!("microphone: {e}")),
-        }
+        let fell_back = notices.opened(
+            "microphone",
+            start_audio(&a.call, choice.microphone.as_deref()),
+        );
+        notices.note(fell_back.flatten());
     }
     a.choice = choice;
-    a.notice = (!notices.is_empty()).then(|| notices.join("; "));
+    a.notice = notices.text();
     Ok(a.notice.clone())
 }

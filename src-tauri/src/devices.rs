@@ -358,6 +358,9 @@ mod tests {
             microphone: None,
             speaker: Some("nowhere".into()),
         });
+        // A device not attached is never shown as the one in use.
+        assert_ne!(d.selected.camera.as_deref(), Some("camera:99"));
+        assert_ne!(d.selected.speaker.as_deref(), Some("nowhere"));
         assert_eq!(d.selected.camera, d.cameras.first().map(|c| c.id.clone()));
         assert_eq!(d.selected.speaker, d.speakers.first().map(|c| c.id.clone()));
         assert_eq!(
