@@ -531,6 +531,72 @@ fn history_pages_back_and_forward_without_a_gap_or_a_repeat() {
 }
 
 #[test]
+fn a_meeting_follows_the_event_that_schedules_it() {
+    let c = clock();
+    let (mut a, mut b, ws, _) = team(&c);
+    let (event, m) = a
+        .engine
+        .schedule_meeting(
+            ws,
+            NewEvent {
+                title: "Planning".into(),
+                start: Timestamp(T0.0 + DAY_MS),
+                end: Timestamp(T0.0 + DAY_MS + 30 * MINUTE_MS),
+                ..NewEvent::default()
+            },
+            None,
+        )
+        .unwrap();
+    let (ev, id) = (event.id.unwrap(), m.id.unwrap());
+    // Bob isn't invited: a meeting with no channel is for those asked.
+    exchange(&mut a, &mut b);
+    assert!(b.engine.join_meeting(id).is_err());
+    // Ada renames it, moves it an hour later and invites Bob, on the event.
+    let later = Timestamp(T0.0 + DAY_MS + 60 * MINUTE_MS);
+    a.engine
+        .update_event(ev, |e| {
+            e.title = "Planning, moved".into();
+            e.start = later;
+            e.end = later.plus_minutes(45);
+            e.attendees
+                .insert(b.user().to_string(), weft_domain::Attendee::default());
+        })
+        .unwrap();
+    exchange(&mut a, &mut b);
+    let seen = b.engine.meeting(&id.to_string()).unwrap();
+    assert_eq!(seen.title, "Planning, moved");
+    assert_eq!(
+        (seen.start, seen.end),
+        (Some(later), Some(later.plus_minutes(45)))
+    );
+    assert!(b.engine.join_meeting(id).is_ok(), "invited on the event");
+    // Deleting an event calls off the meeting it scheduled, on every device.
+    let (event, m) = a
+        .engine
+        .schedule_meeting(
+            ws,
+            NewEvent {
+                title: "Retro".into(),
+                start: Timestamp(T0.0 + 2 * DAY_MS),
+                end: Timestamp(T0.0 + 2 * DAY_MS + 30 * MINUTE_MS),
+                attendees: vec![b.user()],
+                ..NewEvent::default()
+            },
+            None,
+        )
+        .unwrap();
+    a.engine.delete_event(event.id.unwrap(), None).unwrap();
+    exchange(&mut a, &mut b);
+    let off = b.engine.meeting(&m.id.unwrap().to_string()).unwrap();
+    assert_eq!(off.status, weft_domain::MeetingStatus::Cancelled);
+    let refused = b.engine.join_meeting(m.id.unwrap());
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("cancelled")),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn an_edited_event_is_held_to_what_a_new_one_is() {
     let c = clock();
     let mut a = Replica::new("ada", &c);

@@ -124,18 +124,16 @@ pub struct Active {
 struct Preview {
     camera: bool,
     mic: bool,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    video: Option<std::thread::JoinHandle<()>>,
+    video: Option<weft_media::pipeline::VideoCapture>,
     audio: Option<weft_media::pipeline::AudioSender>,
 }
 
 impl Preview {
-    fn end(mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.video.take() {
-            let _ = t.join();
-        }
-        drop(self.audio.take());
+    /// Releases the camera and the microphone, and waits until they are (a camera opens
+    /// once: the call's own capture comes next).
+    fn end(self) {
+        drop(self.video);
+        drop(self.audio);
     }
 }
 
@@ -174,11 +172,10 @@ pub async fn start_preview(
 impl Calls {
     fn preview(&self, choice: &DeviceChoice, camera: bool, mic: bool) -> Answer<Option<String>> {
         self.end_preview();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut notices = Notices::default();
         let video = camera
             .then(|| {
-                let t = preview_video(self.frames.clone(), stop.clone(), choice.camera.clone());
+                let t = preview_video(self.frames.clone(), choice.camera.clone());
                 notices.opened("camera", t)
             })
             .flatten();
@@ -192,7 +189,6 @@ impl Calls {
         *lock(&self.preview) = Some(Preview {
             camera,
             mic,
-            stop,
             video,
             audio,
         });
@@ -220,52 +216,21 @@ impl Notices {
     }
 }
 
-/// The chosen camera as the `me` picture until `stop`, on a thread of its own; answers once
-/// the camera opened or failed to.
+/// The chosen camera as the `me` picture until the capture is dropped; answers once the
+/// camera opened or failed to.
 fn preview_video(
     frames: Arc<Frames>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
     chosen: Option<String>,
-) -> Result<std::thread::JoinHandle<()>, String> {
-    let (opened_tx, opened_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-    let t = std::thread::Builder::new()
-        .name("weft-preview".into())
-        .spawn(move || {
-            let mut source =
-                match devices::open_camera(chosen.as_deref(), devices::video_settings()) {
-                    Ok(s) => {
-                        let _ = opened_tx.send(Ok(()));
-                        s
-                    }
-                    Err(e) => {
-                        let _ = opened_tx.send(Err(e.to_string()));
-                        return;
-                    }
-                };
-            let pace = source
-                .pace_fps()
-                .map(|f| std::time::Duration::from_secs_f64(1.0 / f));
-            let mut n = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                match source.next_frame() {
-                    Ok(Some(f)) => frames.put("me", &f, n),
-                    Ok(None) | Err(_) => return,
-                }
-                n = n.wrapping_add(1);
-                if let Some(p) = pace {
-                    std::thread::sleep(p);
-                }
-            }
-        })
-        .map_err(|e| e.to_string())?;
-    match opened_rx.recv() {
-        Ok(Ok(())) => Ok(t),
-        Ok(Err(e)) => {
-            let _ = t.join();
-            Err(e)
-        }
-        Err(_) => Err("the camera thread ended".into()),
-    }
+) -> Result<weft_media::pipeline::VideoCapture, String> {
+    let mut n = 0u32;
+    weft_media::pipeline::VideoCapture::start(
+        move || devices::open_camera(chosen.as_deref(), devices::video_settings()),
+        move |f| {
+            frames.put("me", &f, n);
+            n = n.wrapping_add(1);
+        },
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// The microphone (or the tone), metered and encoded into nothing: what the pre-join meter

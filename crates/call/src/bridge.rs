@@ -12,8 +12,9 @@ use weft_domain::Id;
 
 use crate::{Call, Signal, SignalMessage};
 
-/// How often the engine is asked for new signals (they are held in memory until then).
-const POLL: Duration = Duration::from_millis(20);
+/// How often the engine is asked for new signals even with no wake-up: the engine wakes
+/// one waiter per signal heard, so a second call on this device (in a test) can miss one.
+const FALLBACK_POLL: Duration = Duration::from_millis(250);
 
 /// Runs until the call ends: sends what `out` carries through `engine` and hands what the
 /// engine hears for this call to it.
@@ -23,12 +24,11 @@ pub async fn run(
     channel: Id,
     mut out: mpsc::UnboundedReceiver<SignalMessage>,
 ) {
-    let lock = |e: &Arc<Mutex<Engine>>| {
-        e.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take_call_signals(call.id())
-    };
-    let mut tick = tokio::time::interval(POLL);
+    let heard = engine
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .call_signal_waker();
+    let mut tick = tokio::time::interval(FALLBACK_POLL);
     loop {
         tokio::select! {
             m = out.recv() => {
@@ -45,26 +45,34 @@ pub async fn run(
                     return;
                 }
             }
-            _ = tick.tick() => {
-                for s in lock(&engine) {
-                    let signal = match serde_json::from_str::<Signal>(&s.signal) {
-                        Ok(sig) => sig,
-                        Err(e) => {
-                            tracing::warn!(from = %s.from_device, "unreadable call signal: {e}");
-                            continue;
-                        }
-                    };
-                    let msg = SignalMessage {
-                        call: s.call,
-                        from: s.from_device,
-                        to: s.to,
-                        signal,
-                    };
-                    if let Err(e) = call.handle(msg).await {
-                        tracing::warn!(call = call.id(), "call signal refused: {e}");
-                    }
-                }
+            () = heard.notified() => hand_over(&engine, &call).await,
+            _ = tick.tick() => hand_over(&engine, &call).await,
+        }
+    }
+}
+
+/// Hands the signals the engine heard for `call` to it, oldest first.
+async fn hand_over(engine: &Arc<Mutex<Engine>>, call: &Call) {
+    let heard = engine
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take_call_signals(call.id());
+    for s in heard {
+        let signal = match serde_json::from_str::<Signal>(&s.signal) {
+            Ok(sig) => sig,
+            Err(e) => {
+                tracing::warn!(from = %s.from_device, "unreadable call signal: {e}");
+                continue;
             }
+        };
+        let msg = SignalMessage {
+            call: s.call,
+            from: s.from_device,
+            to: s.to,
+            signal,
+        };
+        if let Err(e) = call.handle(msg).await {
+            tracing::warn!(call = call.id(), "call signal refused: {e}");
         }
     }
 }

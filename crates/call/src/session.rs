@@ -174,6 +174,12 @@ pub struct ParticipantInfo {
     pub frames_decoded: u64,
     /// Pictures of theirs given up (lost beyond repair) here.
     pub frames_skipped: u64,
+    /// Pictures of theirs not shown here because this device was behind: dropped before the
+    /// decoder, or undecodable until the keyframe asked for then.
+    pub frames_dropped: u64,
+    /// Encoded media of ours not sent to them because their connection fell behind (a
+    /// keyframe follows at once).
+    pub frames_unsent: u64,
     /// Level of their audio as played here, dBFS.
     pub audio_level_dbfs: f32,
     /// What share of our packets they report losing, percent.
@@ -222,6 +228,8 @@ impl Local {
 struct PeerStats {
     frames: AtomicU64,
     skipped: AtomicU64,
+    dropped: AtomicU64,
+    unsent: AtomicU64,
     level_bits: AtomicU32,
     loss: AtomicU32,
     state: StdMutex<String>,
@@ -493,6 +501,14 @@ impl Call {
         Ok(())
     }
 
+    /// Pictures captured since the video source was set that were never encoded because the
+    /// encoder was behind (0 with no source).
+    pub fn video_dropped(&self) -> u64 {
+        lock(&self.inner.local.video)
+            .as_ref()
+            .map_or(0, |v| v.stats().dropped.load(Ordering::Relaxed))
+    }
+
     /// Stops sending video (the camera is released); the others keep their last picture.
     pub fn camera_off(&self) {
         drop(lock(&self.inner.local.video).take());
@@ -562,6 +578,8 @@ impl Call {
                     state,
                     frames_decoded: p.stats.frames.load(Ordering::Relaxed),
                     frames_skipped: p.stats.skipped.load(Ordering::Relaxed),
+                    frames_dropped: p.stats.dropped.load(Ordering::Relaxed),
+                    frames_unsent: p.stats.unsent.load(Ordering::Relaxed),
                     audio_level_dbfs: f32::from_bits(p.stats.level_bits.load(Ordering::Relaxed)),
                     loss_pct,
                     quality,
@@ -916,6 +934,8 @@ impl Call {
             peer.audio.clone(),
             peer.connected.clone(),
             config.video.fps,
+            self.inner.local.clone(),
+            peer.stats.clone(),
         ));
         let feedback = tokio::spawn(read_feedback(
             peer.video.clone(),
@@ -1018,6 +1038,8 @@ async fn write_media(
     audio: Arc<TrackLocalStaticSample>,
     connected: Arc<AtomicBool>,
     fps: u32,
+    local: Arc<Local>,
+    stats: Arc<PeerStats>,
 ) {
     let frame = Duration::from_secs(1) / fps.max(1);
     let mut last_pts: Option<u64> = None;
@@ -1031,8 +1053,13 @@ async fn write_media(
     loop {
         let media = match rx.recv().await {
             Ok(m) => m,
-            // Behind: what was missed is gone; the receiver asks for a keyframe.
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            // Behind: what was missed is gone, and the pictures after it would refer to
+            // one they never got: send a keyframe next.
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                stats.unsent.fetch_add(n, Ordering::Relaxed);
+                local.request_keyframe();
+                continue;
+            }
             Err(broadcast::error::RecvError::Closed) => return,
         };
         if !connected.load(Ordering::Relaxed) {
@@ -1157,6 +1184,11 @@ async fn receive_video(
         stats
             .skipped
             .store(reassembler.stats().skipped, Ordering::Relaxed);
+        let decoding = receiver.stats();
+        stats.dropped.store(
+            decoding.dropped.load(Ordering::Relaxed) + decoding.errors.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         for u in out.units {
             receiver.push(EncodedVideo {
                 data: u.data,

@@ -26,7 +26,7 @@ async fn run(participants: usize, loss: f64, seconds: u64) -> Mesh {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_participants_see_and_hear_each_other() {
     let mesh = run(2, 0.0, 6).await;
-    mesh.assert_every_pair(0.99, 6, 15);
+    mesh.assert_every_pair(0.99, 6, 15).await;
     let parts = mesh.calls[0].participants().await;
     assert_eq!(parts.len(), 1);
     assert_eq!(parts[0].peer, "p1");
@@ -40,7 +40,7 @@ async fn two_participants_see_and_hear_each_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_participants_in_a_mesh_each_get_all_three_others() {
     let mesh = run(4, 0.0, 6).await;
-    mesh.assert_every_pair(0.99, 6, 15);
+    mesh.assert_every_pair(0.99, 6, 15).await;
     for c in &mesh.calls {
         assert_eq!(c.participants().await.len(), 3);
     }
@@ -50,7 +50,7 @@ async fn four_participants_in_a_mesh_each_get_all_three_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_percent_loss_still_delivers_most_pictures_and_conceals_audio() {
     let mesh = run(2, 0.02, 8).await;
-    mesh.assert_every_pair(0.95, 8, 15);
+    mesh.assert_every_pair(0.95, 8, 15).await;
     mesh.stop().await;
 }
 

@@ -30,6 +30,6 @@ async fn six_participants_each_see_and_hear_all_five_others() {
     for c in &mesh.calls {
         assert_eq!(c.participants().await.len(), MAX_PARTICIPANTS - 1);
     }
-    mesh.assert_every_pair(0.95, seconds, 15);
+    mesh.assert_every_pair(0.95, seconds, 15).await;
     mesh.stop().await;
 }

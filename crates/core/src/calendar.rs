@@ -167,10 +167,42 @@ impl Engine {
         if e.attendees.len() > MAX_ATTENDEES {
             return Err(DomainError::Invalid(format!("at most {MAX_ATTENDEES} attendees")).into());
         }
+        // A meeting the event schedules follows it: its title, description and time, and
+        // the people newly invited (those taken off stay, with what they did kept).
+        let meeting = self.meeting_of_event(ws, id)?;
         self.edit(&DocId::calendar(ws), |x| {
-            x.upsert("events", &id.to_string(), &e)
+            x.upsert("events", &id.to_string(), &e)?;
+            if let Some((mid, m)) = &meeting {
+                let key = mid.to_string();
+                x.set("meetings", &key, &["title"], &e.title)?;
+                x.set("meetings", &key, &["description"], &e.description)?;
+                if m.status == MeetingStatus::Scheduled {
+                    x.set("meetings", &key, &["start"], &Some(e.start))?;
+                    x.set("meetings", &key, &["end"], &Some(e.end))?;
+                }
+                for user in e.attendees.keys() {
+                    if !m.participants.contains_key(user) {
+                        x.set(
+                            "meetings",
+                            &key,
+                            &["participants", user],
+                            &Participant::default(),
+                        )?;
+                    }
+                }
+            }
+            Ok(())
         })?;
         self.event(id)
+    }
+
+    /// The meeting an event schedules, if any.
+    fn meeting_of_event(&self, ws: Id, event: Id) -> Result<Option<(Id, Meeting)>> {
+        Ok(self
+            .meetings(ws)?
+            .into_iter()
+            .find(|m| m.event == Some(event))
+            .and_then(|m| Some((m.id?, m))))
     }
 
     /// Deletes an event, or (with `occurrence`) one occurrence of a recurring event.
@@ -192,9 +224,24 @@ impl Engine {
                     x.set("events", &key, &["recurrence"], &r)
                 })
             }
-            _ => self.edit(&DocId::calendar(ws), |x| {
-                x.set("events", &key, &["deleted_at"], &now)
-            }),
+            _ => {
+                // Its meeting is called off with it, unless it has already started.
+                let meeting = self.meeting_of_event(ws, id)?;
+                self.edit(&DocId::calendar(ws), |x| {
+                    x.set("events", &key, &["deleted_at"], &now)?;
+                    if let Some((mid, m)) = &meeting
+                        && m.status == MeetingStatus::Scheduled
+                    {
+                        x.set(
+                            "meetings",
+                            &mid.to_string(),
+                            &["status"],
+                            &MeetingStatus::Cancelled,
+                        )?;
+                    }
+                    Ok(())
+                })
+            }
         }
     }
 

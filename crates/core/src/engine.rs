@@ -66,6 +66,8 @@ pub struct Engine {
     pub(crate) keys: HashMap<String, weft_crypto::SymKey>,
     /// Woken when a local edit queued something for the relay.
     pub(crate) outbox_notify: std::sync::Arc<tokio::sync::Notify>,
+    /// Woken when a call signal for this device is heard.
+    pub(crate) call_notify: std::sync::Arc<tokio::sync::Notify>,
     /// Presence and typing heard from other devices (never stored).
     pub(crate) live: crate::sync::Live,
     /// Most changes one push carries.
@@ -188,6 +190,7 @@ impl Engine {
             device: None,
             keys: HashMap::new(),
             outbox_notify: Default::default(),
+            call_notify: Default::default(),
             live: Default::default(),
             push_changes: crate::sync::PUSH_CHANGES,
         };

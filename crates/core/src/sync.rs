@@ -1253,6 +1253,12 @@ impl Engine {
             }))
     }
 
+    /// The notifier woken when a call signal for this device is heard (a permit is kept if
+    /// nobody is waiting, so none is missed).
+    pub fn call_signal_waker(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.call_notify.clone()
+    }
+
     /// The signals of one call heard since the last time, oldest first.
     pub fn take_call_signals(&mut self, call: &str) -> Vec<CallSignal> {
         let mut mine = Vec::new();
@@ -1374,6 +1380,7 @@ impl Engine {
             to,
             signal,
         });
+        self.call_notify.notify_one();
         let ev = crate::ChangeEvent {
             doc: format!("call:{channel}"),
             entities: Vec::new(),

@@ -35,6 +35,16 @@ pub trait VideoSource: 'static {
     }
 }
 
+/// A source chosen at run time (a camera or the test pattern).
+impl VideoSource for Box<dyn VideoSource> {
+    fn next_frame(&mut self) -> Result<Option<VideoFrame>> {
+        (**self).next_frame()
+    }
+    fn pace_fps(&self) -> Option<f64> {
+        (**self).pace_fps()
+    }
+}
+
 impl VideoSource for TestPattern {
     fn next_frame(&mut self) -> Result<Option<VideoFrame>> {
         Ok(Some(TestPattern::next_frame(self)))
@@ -294,6 +304,105 @@ macro_rules! pipeline_handle {
     };
 }
 
+/// What became of a captured frame handed on.
+enum Delivered {
+    Taken,
+    /// The next stage was behind: the frame is lost (counted).
+    Dropped,
+    /// The next stage has gone: capture ends.
+    Gone,
+}
+
+/// Spawns the capture thread: makes the source there (cameras can't move between threads),
+/// says on the returned channel whether it opened, then reads it, paced when it has no clock
+/// of its own, handing every frame to `deliver` until stopped or the source ends.
+fn spawn_capture<S: VideoSource>(
+    workers: &mut Workers,
+    make: impl FnOnce() -> Result<S> + Send + 'static,
+    st: Arc<PipelineStats>,
+    mut deliver: impl FnMut(VideoFrame) -> Delivered + Send + 'static,
+) -> Result<Receiver<Result<()>>> {
+    let stop = workers.stop.clone();
+    let (opened_tx, opened_rx) = bounded::<Result<()>>(1);
+    workers.spawn("weft-video-capture", move || {
+        let mut source = match make() {
+            Ok(s) => {
+                let _ = opened_tx.send(Ok(()));
+                s
+            }
+            Err(e) => {
+                let _ = opened_tx.send(Err(e));
+                return Ok(());
+            }
+        };
+        let start = Instant::now();
+        let period = source
+            .pace_fps()
+            .map(|fps| Duration::from_secs_f64(1.0 / fps));
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            if let Some(p) = period {
+                pace(start, n, p, &stop);
+            }
+            let Some(frame) = source.next_frame()? else {
+                break;
+            };
+            n += 1;
+            PipelineStats::add(&st.frames_in, 1);
+            match deliver(frame) {
+                Delivered::Taken => {}
+                Delivered::Dropped => PipelineStats::add(&st.dropped, 1),
+                Delivered::Gone => break,
+            }
+        }
+        Ok(())
+    })?;
+    Ok(opened_rx)
+}
+
+/// Waits for the capture thread to say whether its source opened; stops the workers if not.
+fn wait_opened(workers: &mut Workers, opened: &Receiver<Result<()>>) -> Result<()> {
+    let r = match opened.recv() {
+        Ok(r) => r,
+        Err(_) => Err(MediaError::Camera(
+            "the capture thread ended before the source opened".into(),
+        )),
+    };
+    if r.is_err() {
+        workers.stop();
+    }
+    r
+}
+
+/// A video source read on a thread of its own, every frame handed to a callback: a camera
+/// preview. Stops (and releases the camera) when stopped or dropped.
+pub struct VideoCapture {
+    workers: Workers,
+    stats: Arc<PipelineStats>,
+}
+
+impl VideoCapture {
+    /// Starts reading the source `make` opens on the capture thread; returns its error if it
+    /// can't be opened.
+    pub fn start<S: VideoSource>(
+        make: impl FnOnce() -> Result<S> + Send + 'static,
+        mut on_frame: impl FnMut(VideoFrame) + Send + 'static,
+    ) -> Result<VideoCapture> {
+        let stats = Arc::new(PipelineStats::default());
+        let mut workers = Workers::new();
+        let out = stats.clone();
+        let opened = spawn_capture(&mut workers, make, stats.clone(), move |f| {
+            on_frame(f);
+            PipelineStats::add(&out.frames_out, 1);
+            Delivered::Taken
+        })?;
+        wait_opened(&mut workers, &opened)?;
+        Ok(VideoCapture { workers, stats })
+    }
+}
+
+pipeline_handle!(VideoCapture);
+
 enum VideoControl {
     Keyframe,
     Bitrate(u32),
@@ -336,41 +445,16 @@ impl VideoSender {
         let (control, control_rx) = bounded(16);
         let stats = Arc::new(PipelineStats::default());
         let mut workers = Workers::new();
-        let (stop, st) = (workers.stop.clone(), stats.clone());
-        let (opened_tx, opened_rx) = bounded::<Result<()>>(1);
-        workers.spawn("weft-video-capture", move || {
-            let mut source = match make() {
-                Ok(s) => {
-                    let _ = opened_tx.send(Ok(()));
-                    s
-                }
-                Err(e) => {
-                    let _ = opened_tx.send(Err(e));
-                    return Ok(());
-                }
-            };
-            let start = Instant::now();
-            let period = source
-                .pace_fps()
-                .map(|fps| Duration::from_secs_f64(1.0 / fps));
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                if let Some(p) = period {
-                    pace(start, n, p, &stop);
-                }
-                let Some(frame) = source.next_frame()? else {
-                    break;
-                };
-                n += 1;
-                PipelineStats::add(&st.frames_in, 1);
-                match frames_tx.try_send(frame) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => PipelineStats::add(&st.dropped, 1),
-                    Err(TrySendError::Disconnected(_)) => break,
-                }
-            }
-            Ok(())
-        })?;
+        let opened = spawn_capture(
+            &mut workers,
+            make,
+            stats.clone(),
+            move |frame| match frames_tx.try_send(frame) {
+                Ok(()) => Delivered::Taken,
+                Err(TrySendError::Full(_)) => Delivered::Dropped,
+                Err(TrySendError::Disconnected(_)) => Delivered::Gone,
+            },
+        )?;
         let (stop, st) = (workers.stop.clone(), stats.clone());
         workers.spawn("weft-video-encode", move || {
             loop {
@@ -406,19 +490,7 @@ impl VideoSender {
                 }
             }
         })?;
-        match opened_rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                workers.stop();
-                return Err(e);
-            }
-            Err(_) => {
-                workers.stop();
-                return Err(MediaError::Camera(
-                    "the capture thread ended before the source opened".into(),
-                ));
-            }
-        }
+        wait_opened(&mut workers, &opened)?;
         Ok(VideoSender {
             workers,
             control,

@@ -10,7 +10,8 @@ use weft_media::audio::playout::PlayoutConfig;
 use weft_media::clock::now_us;
 use weft_media::frame::SAMPLE_RATE;
 use weft_media::pipeline::{
-    AudioReceivePipeline, AudioSender, FnAudioSink, FnSink, VideoReceiver, VideoSender,
+    AudioReceivePipeline, AudioSender, FnAudioSink, FnSink, VideoCapture, VideoReceiver,
+    VideoSender,
 };
 use weft_media::synthetic::{
     MarkerDetector, TestPattern, ToneSource, goertzel_power, read_frame_number,
@@ -198,6 +199,34 @@ fn a_camera_that_isnt_there_fails_the_pipeline_start_with_a_clear_error() {
         matches!(err, MediaError::NoCamera(_) | MediaError::CameraUnsupported),
         "{err}"
     );
+    assert_eq!(threads(), before);
+}
+
+#[test]
+fn a_preview_capture_shows_every_frame_in_order_and_releases_its_source_when_dropped() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = threads();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let seen = got.clone();
+    let capture = VideoCapture::start(
+        || TestPattern::new(160, 120, 30),
+        move |f| seen.lock().unwrap().push(read_frame_number(&f)),
+    )
+    .expect("the pattern opens");
+    wait_for("30 preview frames", || got.lock().unwrap().len() >= 30);
+    assert!(capture.running());
+    assert_eq!(threads(), before + 1, "one capture thread");
+    drop(capture);
+    assert_eq!(threads(), before, "dropping it ends its thread");
+    let frames = got.lock().unwrap().clone();
+    let expected: Vec<Option<u32>> = (0..frames.len() as u32).map(Some).collect();
+    assert_eq!(frames, expected, "every frame, in order, none dropped");
+    let after = frames.len();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(got.lock().unwrap().len(), after, "nothing after the drop");
+    // A source that can't open is the start's error, with no thread left behind.
+    let err = VideoCapture::start(|| TestPattern::new(160, 120, 0), |_| {}).unwrap_err();
+    assert!(err.to_string().contains("rate"), "{err}");
     assert_eq!(threads(), before);
 }
 
