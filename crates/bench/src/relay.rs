@@ -28,6 +28,10 @@ pub struct Opts {
     /// Devices that push.
     #[arg(long, default_value_t = 10)]
     pub publishers: usize,
+    /// Bytes each device's WebSocket reads at a time (default: the engine's
+    /// `RELAY_READ_CHUNK`; tungstenite's own default is 131072), to compare.
+    #[arg(long)]
+    pub read_chunk: Option<usize>,
 }
 
 /// `weft-bench relay-server`: the relay alone in this process (so its memory is its own).
@@ -86,8 +90,13 @@ async fn recv(ws: &mut Ws) -> Result<RelayFrame> {
     }
 }
 
-async fn connect(url: &str, keys: &DeviceKeys) -> Result<Ws> {
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+async fn connect(url: &str, keys: &DeviceKeys, read_chunk: Option<usize>) -> Result<Ws> {
+    // The engine's own settings: the bench's devices read as the app's do.
+    let mut config = weft_core::relay_client_config();
+    if let Some(n) = read_chunk {
+        config = config.read_buffer_size(n);
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     let hello = ClientFrame::Hello {
         versions: vec![1],
         device: keys.public().sign,
@@ -205,7 +214,7 @@ async fn drive(o: &Opts, url: &str, pid: u32) -> Result<Value> {
     };
     list.signature = owner.sign(weft_relay::server::ACCESS_DOMAIN, &list.signed_part());
     // Baseline memory: the relay with one connection open.
-    let mut first = connect(url, owner).await?;
+    let mut first = connect(url, owner, o.read_chunk).await?;
     let set = ClientFrame::SetAccess {
         workspace,
         list: list.encode(),
@@ -223,7 +232,7 @@ async fn drive(o: &Opts, url: &str, pid: u32) -> Result<Value> {
     let rss_before = rss_kb(pid)?;
     let mut conns = vec![first];
     for k in &keys[1..] {
-        let mut ws = connect(url, k).await?;
+        let mut ws = connect(url, k, o.read_chunk).await?;
         subscribe(&mut ws, workspace).await?;
         conns.push(ws);
     }
@@ -335,6 +344,7 @@ async fn drive(o: &Opts, url: &str, pid: u32) -> Result<Value> {
         "scenario": "relay",
         "clients": o.clients,
         "publishers": o.publishers,
+        "client_read_chunk": o.read_chunk.unwrap_or(weft_core::RELAY_READ_CHUNK),
         "pushes": total,
         "seconds": round(elapsed),
         "deliveries_expected": expected,

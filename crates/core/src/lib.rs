@@ -45,7 +45,9 @@ pub use engine::{
 };
 pub use error::{CoreError, Result};
 pub use focus::FocusEnd;
-pub use net::{SyncMode, SyncReport, SyncStatus, sync_account};
+pub use net::{
+    RELAY_READ_CHUNK, SyncMode, SyncReport, SyncStatus, relay_client_config, sync_account,
+};
 pub use search::SearchResults;
 pub use sync::{AccountView, CallSignal, JoinLink, LogView, MAX_CALL_SIGNAL};
 pub use timers::TickReport;
