@@ -308,6 +308,17 @@ fn analytics_count_what_the_team_did() {
     );
 }
 
+/// A half-hour event `day` days after T0.
+fn half_hour_on_day(title: &str, day: i64) -> NewEvent {
+    let start = Timestamp(T0.0 + day * DAY_MS);
+    NewEvent {
+        title: title.into(),
+        start,
+        end: start.plus_minutes(30),
+        ..NewEvent::default()
+    }
+}
+
 #[test]
 fn a_calls_chat_is_the_thread_of_the_message_it_posts_in_its_channel() {
     let c = clock();
@@ -340,16 +351,7 @@ fn a_calls_chat_is_the_thread_of_the_message_it_posts_in_its_channel() {
     // A meeting scheduled in a channel gets its chat when it starts, once.
     let (_, m) = a
         .engine
-        .schedule_meeting(
-            ws,
-            NewEvent {
-                title: "Planning".into(),
-                start: Timestamp(T0.0 + DAY_MS),
-                end: Timestamp(T0.0 + DAY_MS + 30 * MINUTE_MS),
-                ..NewEvent::default()
-            },
-            Some(general),
-        )
+        .schedule_meeting(ws, half_hour_on_day("Planning", 1), Some(general))
         .unwrap();
     assert_eq!(m.thread, None, "no chat before it starts");
     let before = a.engine.messages(general, None, 50).unwrap().len();
@@ -536,16 +538,7 @@ fn a_meeting_follows_the_event_that_schedules_it() {
     let (mut a, mut b, ws, _) = team(&c);
     let (event, m) = a
         .engine
-        .schedule_meeting(
-            ws,
-            NewEvent {
-                title: "Planning".into(),
-                start: Timestamp(T0.0 + DAY_MS),
-                end: Timestamp(T0.0 + DAY_MS + 30 * MINUTE_MS),
-                ..NewEvent::default()
-            },
-            None,
-        )
+        .schedule_meeting(ws, half_hour_on_day("Planning", 1), None)
         .unwrap();
     let (ev, id) = (event.id.unwrap(), m.id.unwrap());
     // Bob isn't invited: a meeting with no channel is for those asked.
@@ -576,11 +569,8 @@ fn a_meeting_follows_the_event_that_schedules_it() {
         .schedule_meeting(
             ws,
             NewEvent {
-                title: "Retro".into(),
-                start: Timestamp(T0.0 + 2 * DAY_MS),
-                end: Timestamp(T0.0 + 2 * DAY_MS + 30 * MINUTE_MS),
                 attendees: vec![b.user()],
-                ..NewEvent::default()
+                ..half_hour_on_day("Retro", 2)
             },
             None,
         )

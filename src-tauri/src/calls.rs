@@ -16,7 +16,7 @@ use weft_media::frame::VideoFrame;
 use weft_media::pipeline::{AudioSink, FnSink, VideoSink, VideoSource};
 
 use crate::devices::{self, CallDevices, DeviceChoice, Microphone, Speaker};
-use crate::{Answer, App, AppError};
+use crate::{Answer, App, AppError, lock};
 
 /// The newest picture of each participant, by device; `me` is this device's own preview.
 #[derive(Default)]
@@ -26,10 +26,6 @@ pub struct Frames {
 
 /// Pictures are sent to the page at most this wide (a tile is never bigger).
 const MAX_TILE_WIDTH: u32 = 640;
-
-fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 impl Frames {
     fn put(&self, peer: &str, frame: &VideoFrame, counter: u32) {
@@ -211,6 +207,12 @@ impl Notices {
         self.0.extend(notice);
     }
 
+    /// Notes why the microphone didn't open, or which one it fell back to.
+    fn microphone(&mut self, opened: Result<Option<String>, String>) {
+        let fell_back = self.opened("microphone", opened);
+        self.note(fell_back.flatten());
+    }
+
     fn text(self) -> Option<String> {
         (!self.0.is_empty()).then(|| self.0.join("; "))
     }
@@ -239,8 +241,7 @@ fn preview_audio(
     chosen: Option<&str>,
 ) -> Result<(weft_media::pipeline::AudioSender, Option<String>), String> {
     let config = weft_media::audio::codec::OpusConfig::default();
-    let mic = Microphone::open(chosen).map_err(|e| e.to_string())?;
-    let notice = devices::fell_back("microphone", chosen, mic.device());
+    let (mic, notice) = Microphone::open_noting(chosen)?;
     weft_media::pipeline::AudioSender::start(mic, config, false, |_| {})
         .map(|a| (a, notice))
         .map_err(|e| e.to_string())
@@ -336,8 +337,7 @@ fn start_video(call: &Call, frames: Arc<Frames>, chosen: Option<String>) -> Resu
 
 /// Sends the chosen microphone; answers a notice when it was missing and another opened.
 fn start_audio(call: &Call, chosen: Option<&str>) -> Result<Option<String>, String> {
-    let mic = Microphone::open(chosen).map_err(|e| e.to_string())?;
-    let notice = devices::fell_back("microphone", chosen, mic.device());
+    let (mic, notice) = Microphone::open_noting(chosen)?;
     call.set_audio_source(mic).map_err(|e| e.to_string())?;
     Ok(notice)
 }
@@ -424,11 +424,7 @@ async fn join(
         notices.opened("camera", v);
     }
     if mic {
-        let fell_back = notices.opened(
-            "microphone",
-            start_audio(&call, choice.microphone.as_deref()),
-        );
-        notices.note(fell_back.flatten());
+        notices.microphone(start_audio(&call, choice.microphone.as_deref()));
     }
     tauri::async_runtime::spawn(weft_call::bridge::run(
         app.engine.clone(),
@@ -598,11 +594,7 @@ pub async fn choose_call_devices(
         notices.opened("camera", v);
     }
     if choice.microphone != a.choice.microphone && a.mic {
-        let fell_back = notices.opened(
-            "microphone",
-            start_audio(&a.call, choice.microphone.as_deref()),
-        );
-        notices.note(fell_back.flatten());
+        notices.microphone(start_audio(&a.call, choice.microphone.as_deref()));
     }
     a.choice = choice;
     a.notice = notices.text();

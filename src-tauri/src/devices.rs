@@ -20,6 +20,8 @@ use weft_media::frame::AudioFrame;
 use weft_media::pipeline::{AudioSink, AudioSource, Pull, VideoSource};
 use weft_media::synthetic::{TestPattern, ToneSource};
 
+use crate::lock;
+
 /// The test pattern's id among the cameras.
 pub const PATTERN: &str = "pattern";
 /// The tone's id among the microphones.
@@ -204,6 +206,14 @@ impl Microphone {
         .map(Microphone::Device)
     }
 
+    /// [`Microphone::open`], with a notice when the chosen one was missing and the default
+    /// opened instead.
+    pub fn open_noting(chosen: Option<&str>) -> Result<(Microphone, Option<String>), String> {
+        let mic = Microphone::open(chosen).map_err(|e| e.to_string())?;
+        let notice = fell_back("microphone", chosen, mic.device());
+        Ok((mic, notice))
+    }
+
     /// The id of the device in use.
     pub fn device(&self) -> &str {
         match self {
@@ -248,7 +258,7 @@ pub struct Speaker {
 impl Speaker {
     /// Plays on `id` (or the default) from now on.
     pub fn choose(&self, id: Option<String>) {
-        let mut c = self.chosen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = lock(&self.chosen);
         if *c != id {
             *c = id;
             self.generation.fetch_add(1, Ordering::Release);
@@ -257,16 +267,8 @@ impl Speaker {
 
     /// A notice when the chosen speaker was missing and the call's audio plays on another.
     pub fn notice(&self) -> Option<String> {
-        let chosen = self
-            .chosen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let opened = self
-            .opened
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()?;
+        let chosen = lock(&self.chosen).clone();
+        let opened = lock(&self.opened).clone()?;
         fell_back("speaker", chosen.as_deref(), &opened)
     }
 
@@ -280,11 +282,7 @@ impl Speaker {
     }
 
     fn open(&self) -> Option<AudioPlayback> {
-        let chosen = self
-            .chosen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let chosen = lock(&self.chosen).clone();
         match AudioPlayback::open(PlaybackConfig {
             device: chosen,
             channels: 1,
@@ -292,7 +290,7 @@ impl Speaker {
             fallback: true,
         }) {
             Ok(p) => {
-                *self.opened.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.device().into());
+                *lock(&self.opened) = Some(p.device().into());
                 Some(p)
             }
             Err(e) => {

@@ -17,6 +17,11 @@ use weft_domain::{
     Board, Channel, ChannelKind, FocusKind, FocusSession, Id, Profile, Task, Timestamp, Workspace,
 };
 
+/// A std mutex's guard, through poisoning (what it guards stays usable after a panic).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 mod calls;
 mod chat;
 mod devices;

@@ -207,21 +207,13 @@ impl Mesh {
         let names = self.names();
         for (ri, r) in names.iter().enumerate() {
             for (si, s) in names.iter().enumerate().filter(|(_, s)| *s != r) {
-                let shown = self.received.shown(r, s);
-                let (_, in_order, count) = delivery(&shown);
-                assert!(in_order, "{r} showed {s}'s pictures out of order");
+                let t = Tally::of(&self.received.shown(r, s));
+                let (span, count, missing) = (t.span, t.shown, t.missing());
+                assert!(t.in_order, "{r} showed {s}'s pictures out of order");
                 assert!(
                     count as u64 >= seconds * fps / 2,
                     "{r} showed only {count} of {s}'s pictures"
                 );
-                let span = match (shown.first(), shown.last()) {
-                    (Some(a), Some(b)) => u64::from(b.frame - a.frame) + 1,
-                    _ => 0,
-                };
-                let mut distinct: Vec<u32> = shown.iter().map(|s| s.frame).collect();
-                distinct.sort_unstable();
-                distinct.dedup();
-                let missing = span - distinct.len() as u64;
                 let l = self.losses(ri, si).await;
                 assert!(
                     missing <= l.shed() + l.given_up + 2,
@@ -229,7 +221,7 @@ impl Mesh {
                      lost: {l:?}"
                 );
                 let not_shed = span - l.shed().min(missing);
-                let ratio = distinct.len() as f64 / not_shed as f64;
+                let ratio = t.distinct as f64 / not_shed as f64;
                 assert!(
                     ratio >= min_ratio,
                     "{r} showed {:.1} % of {s}'s {not_shed} pictures not shed under load \
@@ -392,18 +384,52 @@ impl Mesh {
     }
 }
 
+/// What the pictures one participant showed of another's add up to.
+#[derive(Clone, Copy, Debug)]
+pub struct Tally {
+    /// Frame numbers from the first shown to the last, both included.
+    pub span: u64,
+    /// Different frame numbers shown.
+    pub distinct: u64,
+    /// Pictures shown (a repeat counts again).
+    pub shown: usize,
+    pub in_order: bool,
+}
+
+impl Tally {
+    /// Of the pictures shown, the tally of their span.
+    pub fn of(shown: &[Shown]) -> Tally {
+        let span = match (shown.first(), shown.last()) {
+            (Some(a), Some(b)) => u64::from(b.frame.saturating_sub(a.frame)) + 1,
+            _ => 0,
+        };
+        let mut distinct: Vec<u32> = shown.iter().map(|s| s.frame).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        Tally {
+            span,
+            distinct: distinct.len() as u64,
+            shown: shown.len(),
+            in_order: shown.windows(2).all(|w| w[1].frame > w[0].frame),
+        }
+    }
+
+    /// Frame numbers in the span never shown.
+    pub fn missing(&self) -> u64 {
+        self.span.saturating_sub(self.distinct)
+    }
+}
+
 /// Of the pictures shown, what share of those sent in their span arrived, and whether
 /// they came in order: (delivered ratio, in order, count).
 pub fn delivery(shown: &[Shown]) -> (f64, bool, usize) {
-    let (Some(first), Some(last)) = (shown.first(), shown.last()) else {
-        return (0.0, true, 0);
+    let t = Tally::of(shown);
+    let ratio = if t.span == 0 {
+        0.0
+    } else {
+        t.distinct as f64 / t.span as f64
     };
-    let in_order = shown.windows(2).all(|w| w[1].frame > w[0].frame);
-    let span = f64::from(last.frame.saturating_sub(first.frame) + 1);
-    let mut distinct: Vec<u32> = shown.iter().map(|s| s.frame).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    (distinct.len() as f64 / span, in_order, shown.len())
+    (ratio, t.in_order, t.shown)
 }
 
 /// A UDP relay that loses a share of what it passes, each way: put between two devices by
