@@ -246,6 +246,10 @@ struct Peer {
     negotiating: StdMutex<Option<Instant>>,
     restart_pending: AtomicBool,
     pending: Mutex<Vec<RTCIceCandidateInit>>,
+    /// Held while an offer is made and applied here, and while an answer is applied: the
+    /// offer goes out before it is applied (so it precedes its candidates), and an answer
+    /// that came back meanwhile must wait for it, or it is refused and the restart stalls.
+    describing: Mutex<()>,
     tracks_added: AtomicBool,
     video: Arc<TrackLocalStaticSample>,
     audio: Arc<TrackLocalStaticSample>,
@@ -647,13 +651,15 @@ impl Call {
                         from: from.clone(),
                         reason: format!("answer: {e}"),
                     })?;
-                peer.pc
-                    .set_remote_description(desc)
-                    .await
-                    .map_err(|e| CallError::BadSignal {
-                        from: from.clone(),
-                        reason: format!("answer refused: {e}"),
+                {
+                    let _describing = peer.describing.lock().await;
+                    peer.pc.set_remote_description(desc).await.map_err(|e| {
+                        CallError::BadSignal {
+                            from: from.clone(),
+                            reason: format!("answer refused: {e}"),
+                        }
                     })?;
+                }
                 self.remote_set(&peer).await;
                 *lock(&peer.negotiating) = None;
                 if peer.restart_pending.swap(false, Ordering::AcqRel) {
@@ -784,6 +790,7 @@ impl Call {
             }
             *since = Some(Instant::now());
         }
+        let _describing = peer.describing.lock().await;
         let options = restart.then_some(RTCOfferOptions { ice_restart: true });
         let offer = peer
             .pc
@@ -919,6 +926,7 @@ impl Call {
             negotiating: StdMutex::new(None),
             restart_pending: AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
+            describing: Mutex::new(()),
             tracks_added: AtomicBool::new(false),
             video: local_track(&config.me, RtpCodecKind::Video)?,
             audio: local_track(&config.me, RtpCodecKind::Audio)?,
