@@ -22,6 +22,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v pulseaudio >/dev/null 2>&1 || need_apt+=(pulseaudio)
 command -v pactl >/dev/null 2>&1 || need_apt+=(pulseaudio-utils)
 [ -e /usr/share/alsa/alsa.conf.d/pulse.conf ] || need_apt+=(libasound2-plugins)
+# Calls through a TURN server: coturn on loopback.
+command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)
 # The desktop app (Tauri 2 on WebKitGTK), and its end-to-end tests: WebKit's WebDriver and a
 # virtual display.
 for pkg in libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev \
@@ -36,6 +38,10 @@ if ((${#need_apt[@]})); then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+  # The tests start their own turnserver; the package's system service is not wanted.
+  if [[ " ${need_apt[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -533,6 +533,50 @@ fn history_pages_back_and_forward_without_a_gap_or_a_repeat() {
 }
 
 #[test]
+fn an_admins_call_servers_reach_every_member_and_bad_ones_are_refused() {
+    let c = clock();
+    let (mut a, mut b, ws, _) = team(&c);
+    let turn = weft_domain::CallServer {
+        urls: vec!["turn:turn.acme.example:3478?transport=udp".into()],
+        username: "acme".into(),
+        credential: "hunter2".into(),
+    };
+    let mut s = a.engine.workspace(ws).unwrap().settings;
+    s.call_servers = vec![turn.clone()];
+    s.calls_relay_only = true;
+    a.engine.update_workspace_settings(ws, s.clone()).unwrap();
+    exchange(&mut a, &mut b);
+    // Bob's calls use them from now on, as Ada's do.
+    let seen = b.engine.workspace(ws).unwrap().settings;
+    assert_eq!(seen.call_servers, vec![turn.clone()]);
+    assert!(seen.calls_relay_only);
+    // A member can't change them.
+    let refused = b
+        .engine
+        .update_workspace_settings(ws, Default::default())
+        .unwrap_err();
+    assert_eq!(refused.kind(), "forbidden", "{refused}");
+    // A TLS address is refused with its reason, and what was stored stays.
+    let mut bad = s.clone();
+    bad.call_servers[0].urls = vec!["turns:turn.acme.example:5349".into()];
+    let err = a.engine.update_workspace_settings(ws, bad).unwrap_err();
+    assert!(err.to_string().contains("TLS is not supported"), "{err}");
+    assert_eq!(a.engine.workspace(ws).unwrap().settings, s);
+    // The audit log records the change without the credential.
+    let log = a.engine.audit_log(ws).unwrap();
+    let entry = log
+        .iter()
+        .find(|e| e.action == weft_domain::AuditAction::SettingsChanged)
+        .expect("the change is audited");
+    assert!(
+        entry.detail.contains("turn.acme.example"),
+        "{}",
+        entry.detail
+    );
+    assert!(!log.iter().any(|e| e.detail.contains("hunter2")));
+}
+
+#[test]
 fn a_meeting_follows_the_event_that_schedules_it() {
     let c = clock();
     let (mut a, mut b, ws, _) = team(&c);

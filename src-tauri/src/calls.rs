@@ -276,6 +276,9 @@ pub struct PeerView {
     pub quality: String,
     pub speaking: bool,
     pub frames: u32,
+    /// `host`, `srflx` or `prflx` (direct) or `relay` (through a TURN server); empty until
+    /// connected.
+    pub route: String,
 }
 
 /// The call view: who is in it and how this device is sending.
@@ -360,6 +363,7 @@ impl Calls {
                 state: p.state,
                 quality: p.quality.into(),
                 frames: p.frames_decoded.min(u64::from(u32::MAX)) as u32,
+                route: p.route,
             });
         }
         Some(CallView {
@@ -373,10 +377,10 @@ impl Calls {
             peers,
             active_speaker: speaker,
             input_level_dbfs: a.call.input_level_dbfs(),
-            notice: match (a.notice.clone(), self.speaker.notice()) {
-                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-                (a, b) => a.or(b),
-            },
+            notice: [a.call.problem(), a.notice.clone(), self.speaker.notice()]
+                .into_iter()
+                .flatten()
+                .reduce(|a, b| format!("{a}; {b}")),
         })
     }
 }
@@ -399,8 +403,14 @@ async fn join(
         let _ = app.with(|e| e.leave_meeting(old.meeting));
     }
     calls.frames.clear();
-    let (workspace, me) = app.with(|e| Ok((e.meeting_workspace(id)?, e.device_id()?)))?;
+    let (workspace, me, team) = app.with(|e| {
+        let ws = e.meeting_workspace(id)?;
+        Ok((ws, e.device_id()?, e.workspace(ws)?.settings))
+    })?;
     let mut config = CallConfig::new(id.to_string(), me);
+    // The team's STUN and TURN servers, and whether calls may go only through them.
+    config.ice_servers = team.call_servers;
+    config.relay_only = team.calls_relay_only;
     if let Ok(bind) = std::env::var("WEFT_CALL_BIND") {
         config.bind = vec![bind];
     }

@@ -451,6 +451,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             people::set_role,
             people::remove_member,
             people::rename_workspace,
+            people::update_workspace_settings,
             people::devices,
             people::prefs,
             people::update_prefs,

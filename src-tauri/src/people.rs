@@ -9,6 +9,7 @@ use tauri::State;
 use weft_core::{AccountView, MemberView};
 use weft_domain::{
     DailyGoal, FocusSession, FocusStats, Id, NotificationPrefs, Profile, Role, Settings,
+    WorkspaceSettings,
 };
 
 #[tauri::command]
@@ -78,6 +79,21 @@ pub async fn remove_member(app: State<'_, App>, workspace: Id, user: Id) -> Answ
 #[specta::specta]
 pub async fn rename_workspace(app: State<'_, App>, workspace: Id, name: String) -> Answer<()> {
     app.with(|e| e.update_workspace(workspace, Some(&name), None).map(|_| ()))
+}
+
+/// Changes the workspace's settings (admins): retention, guests, the STUN and TURN servers
+/// its calls use, and whether calls go only through a relay; answers them as stored.
+#[tauri::command]
+#[specta::specta]
+pub async fn update_workspace_settings(
+    app: State<'_, App>,
+    workspace: Id,
+    settings: WorkspaceSettings,
+) -> Answer<WorkspaceSettings> {
+    app.with(|e| {
+        e.update_workspace_settings(workspace, settings)?;
+        Ok(e.workspace(workspace)?.settings)
+    })
 }
 
 /// This device and the relays it syncs with.

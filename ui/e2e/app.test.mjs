@@ -227,6 +227,27 @@ test("a person sets up Weft and uses every module offline", async () => {
     await app.find("[role=status]", { text: "Settings saved." });
     assert.equal(await app.exec("return document.documentElement.dataset.theme"), "dark");
     await app.find(".member", { text: "Ana Lima (you)" });
+    // Calls: a TURN server over TLS is refused with the reason; over UDP it is kept.
+    await app.click("button", { text: "Add server" });
+    await app.type("input[name=call-server-0]", "turns:turn.acme.example:5349");
+    await app.type("input[name=call-server-user-0]", "acme");
+    await app.type("input[name=call-server-credential-0]", "hunter2");
+    await app.click("button[type=submit]", { text: "Save call servers" });
+    await app.find(".settings .error", { text: "TLS is not supported" });
+    await set(app, "input[name=call-server-0]", "turn:turn.acme.example:3478", "input");
+    await app.click("input[name=calls-relay-only]");
+    await app.click("button[type=submit]", { text: "Save call servers" });
+    await app.find("[role=status]", { text: "Call servers saved" });
+    // Stored: back on Settings later, the form shows them.
+    await app.click("nav button", { text: "Inbox" });
+    await app.click("nav button", { text: "Settings" });
+    await app.until(
+      "return document.querySelector('input[name=call-server-0]')?.value === 'turn:turn.acme.example:3478' && document.querySelector('input[name=calls-relay-only]').checked",
+      "the call servers shown as stored",
+    );
+    await app.exec("document.querySelector('form[aria-label=\"Call servers\"]').scrollIntoView()");
+    await app.screenshot(join(shots, "settings-calls.png"));
+    await app.exec("document.querySelector('.settings').scrollTop = 0");
     await app.screenshot(join(shots, "settings-dark.png"));
     // Always shown: where sync stands.
     assert.match(await app.text("[role=status]"), /Offline|Up to date|Connecting|Syncing/);

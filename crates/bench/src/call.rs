@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use serde_json::json;
 use weft_call::VideoSettings;
-use weft_call::loopback::{Mesh, MeshConfig, delivery};
+use weft_call::loopback::{Coturn, Mesh, MeshConfig, delivery};
 use weft_media::clock::now_us;
 
 #[derive(Debug, clap::Args)]
@@ -39,6 +39,10 @@ pub struct Opts {
     /// Share of incoming RTP packets dropped (0.02: 2 % loss).
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
+    /// Send everything through a TURN server on loopback (coturn's `turnserver`), as a
+    /// workspace with "calls only through a relay" does.
+    #[arg(long)]
+    turn: bool,
 }
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {
@@ -77,6 +81,7 @@ pub fn run(o: &Opts) -> Result<serde_json::Value> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let turn = o.turn.then(|| Coturn::start("weft", "bench")).transpose()?;
         let t0 = Instant::now();
         let mesh = Mesh::start(MeshConfig {
             participants: o.participants,
@@ -88,6 +93,8 @@ pub fn run(o: &Opts) -> Result<serde_json::Value> {
             },
             loss: o.loss,
             psnr_every: 10,
+            ice_servers: turn.iter().map(Coturn::turn).collect(),
+            relay_only: turn.is_some(),
         })
         .await?;
         if !mesh.wait_all_flowing(Duration::from_secs(30)).await {
@@ -140,6 +147,13 @@ pub fn run(o: &Opts) -> Result<serde_json::Value> {
                 }
             }
         }
+        // How media went, as ICE selected it (every pair the same here: `host` or `relay`).
+        let mut routes = Vec::new();
+        for c in &mesh.calls {
+            routes.extend(c.participants().await.into_iter().map(|p| p.route));
+        }
+        routes.sort();
+        routes.dedup();
         mesh.stop().await;
         let psnr_db = if psnr.is_empty() {
             f64::NAN
@@ -153,6 +167,7 @@ pub fn run(o: &Opts) -> Result<serde_json::Value> {
             "video": format!("{}x{}@{}", o.width, o.height, o.fps),
             "bitrate_bps": o.bitrate,
             "loss": o.loss,
+            "routes": routes,
             "connect_ms": connect_ms.round(),
             "glass_to_glass_p50_ms": percentile(&mut g2g, 0.5),
             "glass_to_glass_p95_ms": percentile(&mut g2g, 0.95),

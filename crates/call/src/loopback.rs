@@ -168,6 +168,24 @@ pub struct MeshConfig {
     /// candidates are rewritten to point at [`LossyProxy`]s.
     pub loss: f64,
     pub psnr_every: u32,
+    /// STUN and TURN servers every participant uses (a [`Coturn`]'s, say).
+    pub ice_servers: Vec<crate::IceServer>,
+    /// Every participant sends only through a TURN server of `ice_servers`.
+    pub relay_only: bool,
+}
+
+impl Default for MeshConfig {
+    /// Two participants, small video, no loss, no PSNR, no STUN or TURN.
+    fn default() -> MeshConfig {
+        MeshConfig {
+            participants: 2,
+            video: VideoSettings::SMALL,
+            loss: 0.0,
+            psnr_every: 0,
+            ice_servers: Vec::new(),
+            relay_only: false,
+        }
+    }
 }
 
 type Proxies = Arc<tokio::sync::Mutex<HashMap<String, LossyProxy>>>;
@@ -268,6 +286,8 @@ impl Mesh {
             let mut c = CallConfig::new("loopback", me.clone());
             c.bind = vec!["127.0.0.1:0".into()];
             c.video = config.video;
+            c.ice_servers = config.ice_servers.clone();
+            c.relay_only = config.relay_only;
             let (tx, rx) = mpsc::unbounded_channel::<SignalMessage>();
             let sinks = Arc::new(RecordingSinks::new(
                 &me,
@@ -509,4 +529,102 @@ async fn through_proxy(
     fields[4] = ip.to_owned();
     fields[5] = port.to_owned();
     fields.join(" ")
+}
+
+/// A TURN (and STUN) server, coturn's `turnserver`, on loopback for the life of this value,
+/// with one long-term user. Its log is kept, so a test can see what it relayed.
+pub struct Coturn {
+    pub port: u16,
+    pub username: String,
+    pub credential: String,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Coturn {
+    /// Starts `turnserver` on a free loopback port and waits until it listens.
+    pub fn start(username: &str, credential: &str) -> std::io::Result<Coturn> {
+        let dir = tempfile::tempdir()?;
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = std::process::Command::new("turnserver")
+            .args(["-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
+            .arg(format!("--listening-port={port}"))
+            // Loopback peers are refused by default; here every peer is one.
+            .args([
+                "--allow-loopback-peers",
+                "--lt-cred-mech",
+                "--realm=weft.test",
+            ])
+            .arg(format!("--user={username}:{credential}"))
+            .args([
+                "--no-tls",
+                "--no-dtls",
+                "--no-cli",
+                "--fingerprint",
+                "--simple-log",
+                "--verbose",
+            ])
+            .arg(format!("--log-file={}", dir.path().join("log").display()))
+            .arg(format!("--pidfile={}", dir.path().join("pid").display()))
+            .arg(format!("--db={}", dir.path().join("turndb").display()))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("starting coturn's turnserver (apt-get install coturn): {e}"),
+                )
+            })?;
+        let server = Coturn {
+            port,
+            username: username.into(),
+            credential: credential.into(),
+            child,
+            dir,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !server
+            .log()
+            .iter()
+            .any(|l| l.contains("Total General servers"))
+        {
+            if std::time::Instant::now() > deadline {
+                return Err(std::io::Error::other(format!(
+                    "turnserver did not start within 10 s: {}",
+                    server.log().join("\n")
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    /// This server as TURN, with its user's credential.
+    pub fn turn(&self) -> crate::IceServer {
+        crate::IceServer {
+            urls: vec![format!("turn:127.0.0.1:{}?transport=udp", self.port)],
+            username: self.username.clone(),
+            credential: self.credential.clone(),
+        }
+    }
+
+    /// What it has logged so far, a line each.
+    pub fn log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -20,6 +20,8 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::statistics::StatsSelector;
+use rtc::statistics::report::RTCStatsReportEntry;
 use tokio::sync::{Mutex, broadcast, mpsc};
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
@@ -27,9 +29,9 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceConnectionState, RTCIceServer,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, Registry,
-    register_default_interceptors,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceConnectionState, RTCIceGatheringState,
+    RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCSessionDescription, Registry, register_default_interceptors,
 };
 use weft_media::audio::codec::OpusConfig;
 use weft_media::audio::playout::PlayoutConfig;
@@ -46,14 +48,8 @@ use crate::signal::{PeerId, Signal, SignalMessage};
 use crate::tap::FeedbackTap;
 use crate::{CallError, Result};
 
-/// A STUN or TURN server.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IceServer {
-    /// `stun:host:port` or `turn:host:port?transport=udp`.
-    pub urls: Vec<String>,
-    pub username: String,
-    pub credential: String,
-}
+/// A STUN or TURN server: a workspace's [`weft_domain::CallServer`].
+pub type IceServer = weft_domain::CallServer;
 
 /// What this device sends.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -96,6 +92,9 @@ pub struct CallConfig {
     /// This device.
     pub me: PeerId,
     pub ice_servers: Vec<IceServer>,
+    /// Gather only TURN relay candidates, so media always goes through a TURN server of
+    /// `ice_servers` and no other device learns this one's addresses.
+    pub relay_only: bool,
     /// Local addresses to gather host candidates on; `0.0.0.0:0` is every interface (the
     /// `webrtc` crate then skips loopback, so tests bind `127.0.0.1:0`).
     pub bind: Vec<String>,
@@ -118,6 +117,7 @@ impl CallConfig {
             call: call.into(),
             me: me.into(),
             ice_servers: Vec::new(),
+            relay_only: false,
             bind: vec!["0.0.0.0:0".into()],
             max_participants: MAX_PARTICIPANTS,
             video: VideoSettings::default(),
@@ -139,13 +139,13 @@ impl CallConfig {
             return Err(CallError::Invalid("no address to bind".into()));
         }
         for s in &self.ice_servers {
-            for u in &s.urls {
-                if !(u.starts_with("stun:") || u.starts_with("turn:") || u.starts_with("turns:")) {
-                    return Err(CallError::Invalid(format!(
-                        "ICE server {u:?} (it must start with stun:, turn: or turns:)"
-                    )));
-                }
-            }
+            s.validate()
+                .map_err(|e| CallError::Invalid(e.to_string()))?;
+        }
+        if self.relay_only && !self.ice_servers.iter().any(IceServer::is_turn) {
+            return Err(CallError::Invalid(
+                "relay-only calls need a TURN server".into(),
+            ));
         }
         weft_media::frame::check_dimensions(self.video.width, self.video.height)?;
         if !(1..=60).contains(&self.video.fps) {
@@ -186,6 +186,10 @@ pub struct ParticipantInfo {
     pub loss_pct: f32,
     /// `good`, `fair` or `poor`, from loss and state.
     pub quality: &'static str,
+    /// How media reaches them: `host` (directly, on a local address), `srflx` (directly,
+    /// through a NAT's public address a STUN server told), `prflx` (directly, on an address
+    /// learned while checking) or `relay` (through a TURN server); empty until connected.
+    pub route: String,
 }
 
 #[derive(Clone)]
@@ -233,6 +237,8 @@ struct PeerStats {
     level_bits: AtomicU32,
     loss: AtomicU32,
     state: StdMutex<String>,
+    /// The local candidate type of the pair ICE selected (see [`ParticipantInfo::route`]).
+    route: StdMutex<String>,
 }
 
 struct Peer {
@@ -273,6 +279,8 @@ struct Inner {
     local: Arc<Local>,
     peers: Mutex<HashMap<PeerId, Arc<Peer>>>,
     ended: AtomicBool,
+    /// Why connections can't be made, for the person to see (see [`Call::problem`]).
+    problem: StdMutex<Option<String>>,
 }
 
 /// See the module documentation. Cheap to clone; `leave` ends it for every clone.
@@ -343,6 +351,7 @@ fn local_track(me: &str, kind: RtpCodecKind) -> Result<Arc<TrackLocalStaticSampl
 /// Events from the `webrtc` driver, handled on the call's own task.
 enum PeerEvent {
     Candidate(RTCIceCandidateInit),
+    Gathering(RTCIceGatheringState),
     State(RTCPeerConnectionState),
     Ice(RTCIceConnectionState),
     Track(Arc<dyn TrackRemote>),
@@ -363,6 +372,9 @@ impl PeerConnectionEventHandler for Handler {
     }
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         let _ = self.tx.send(PeerEvent::State(state));
+    }
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        let _ = self.tx.send(PeerEvent::Gathering(state));
     }
     async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
         let _ = self.tx.send(PeerEvent::Ice(state));
@@ -448,6 +460,7 @@ impl Call {
                 local,
                 peers: Mutex::new(HashMap::new()),
                 ended: AtomicBool::new(false),
+                problem: StdMutex::new(None),
             }),
         };
         call.send(None, Signal::Join);
@@ -457,6 +470,13 @@ impl Call {
     /// This device's id.
     pub fn me(&self) -> &str {
         &self.inner.config.me
+    }
+
+    /// Why this device can't connect to the others, when it can't: it found no address to
+    /// offer them (with relay-only calls, the TURN servers did not answer or refused the
+    /// credentials). Cleared when an address is found.
+    pub fn problem(&self) -> Option<String> {
+        lock(&self.inner.problem).clone()
     }
 
     /// The call's id.
@@ -587,6 +607,7 @@ impl Call {
                     audio_level_dbfs: f32::from_bits(p.stats.level_bits.load(Ordering::Relaxed)),
                     loss_pct,
                     quality,
+                    route: lock(&p.stats.route).clone(),
                 }
             })
             .collect();
@@ -907,6 +928,11 @@ impl Call {
             .with_configuration(
                 RTCConfigurationBuilder::new()
                     .with_ice_servers(ice_servers)
+                    .with_ice_transport_policy(if config.relay_only {
+                        RTCIceTransportPolicy::Relay
+                    } else {
+                        RTCIceTransportPolicy::All
+                    })
                     .build(),
             )
             .with_media_engine(media)
@@ -962,26 +988,87 @@ impl Call {
 }
 
 /// Handles one connection's driver events until it closes.
+/// Records which kind of path ICE selected (`host`, `srflx`, `prflx` or `relay`), asking the
+/// connection's statistics until a pair is selected (for at most two seconds).
+async fn learn_route(pc: Arc<dyn PeerConnection>, stats: Arc<PeerStats>) {
+    for _ in 0..20 {
+        let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+        let selected = report
+            .transport()
+            .map(|t| t.selected_candidate_pair_id.clone())
+            .filter(|id| !id.is_empty());
+        let pair = report.candidate_pairs().find(|p| match &selected {
+            Some(id) => p.stats.id == *id,
+            None => p.nominated,
+        });
+        // The pair names its candidate by the candidate's own id; the report keys it
+        // with a prefix.
+        let local = pair.and_then(|pair| {
+            report.iter().find_map(|e| match e {
+                RTCStatsReportEntry::LocalCandidate(c)
+                    if c.stats.id.ends_with(&pair.local_candidate_id) =>
+                {
+                    Some(c.candidate_type.to_string())
+                }
+                _ => None,
+            })
+        });
+        if let Some(kind) = local {
+            *lock(&stats.route) = kind;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn peer_events(
     inner: Weak<Inner>,
     peer: Weak<Peer>,
     mut rx: mpsc::UnboundedReceiver<PeerEvent>,
 ) {
     let mut failed_since: Option<Instant> = None;
+    // Candidates found in this round of gathering (a restart gathers again).
+    let mut gathered = 0usize;
     while let Some(ev) = rx.recv().await {
         let (Some(inner), Some(peer)) = (inner.upgrade(), peer.upgrade()) else {
             return;
         };
         let call = Call { inner };
         match ev {
-            PeerEvent::Candidate(c) => call.send(
-                Some(&peer.id),
-                Signal::Candidate {
-                    candidate: c.candidate,
-                    sdp_mid: c.sdp_mid,
-                    sdp_mline_index: c.sdp_mline_index,
-                },
-            ),
+            PeerEvent::Candidate(c) => {
+                gathered += 1;
+                *lock(&call.inner.problem) = None;
+                call.send(
+                    Some(&peer.id),
+                    Signal::Candidate {
+                        candidate: c.candidate,
+                        sdp_mid: c.sdp_mid,
+                        sdp_mline_index: c.sdp_mline_index,
+                    },
+                )
+            }
+            PeerEvent::Gathering(RTCIceGatheringState::Gathering) => gathered = 0,
+            PeerEvent::Gathering(RTCIceGatheringState::Complete) if gathered == 0 => {
+                let c = &call.inner.config;
+                let why = if c.relay_only {
+                    let turn: Vec<&str> = c
+                        .ice_servers
+                        .iter()
+                        .filter(|s| s.is_turn())
+                        .flat_map(|s| s.urls.iter().map(String::as_str))
+                        .collect();
+                    format!(
+                        "calls here go only through a TURN server, and none gave an address \
+                         (it did not answer or refused the credentials): {}",
+                        turn.join(", ")
+                    )
+                } else {
+                    "this device found no network address to connect from".to_owned()
+                };
+                tracing::warn!(peer = %peer.id, "{why}");
+                *lock(&call.inner.problem) = Some(why);
+            }
+            PeerEvent::Gathering(_) => {}
             PeerEvent::State(s) => {
                 *lock(&peer.stats.state) = s.to_string();
                 let up = s == RTCPeerConnectionState::Connected;
@@ -1005,6 +1092,8 @@ async fn peer_events(
                 }
                 RTCIceConnectionState::Connected | RTCIceConnectionState::Completed => {
                     failed_since = None;
+                    // The pair may be new (a first connection, or one after a restart).
+                    tokio::spawn(learn_route(peer.pc.clone(), peer.stats.clone()));
                 }
                 _ => {}
             },

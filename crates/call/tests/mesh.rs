@@ -12,6 +12,7 @@ async fn run(participants: usize, loss: f64, seconds: u64) -> Mesh {
         video: VideoSettings::SMALL,
         loss,
         psnr_every: 0,
+        ..MeshConfig::default()
     })
     .await
     .expect("calls start");

@@ -18,6 +18,7 @@ async fn six_participants_each_see_and_hear_all_five_others() {
         },
         loss: 0.0,
         psnr_every: 0,
+        ..MeshConfig::default()
     })
     .await
     .expect("calls start");

@@ -13,6 +13,7 @@ async fn switching_camera_and_microphone_mid_call_keeps_the_other_side_seeing_an
         video: VideoSettings::SMALL,
         loss: 0.0,
         psnr_every: 0,
+        ..MeshConfig::default()
     })
     .await
     .expect("calls start");

@@ -218,9 +218,10 @@ impl Engine {
         )
     }
 
-    /// Changes workspace settings (retention, guests, segment size).
+    /// Changes workspace settings (retention, guests, segment size, call servers).
     pub fn update_workspace_settings(&mut self, ws: Id, s: WorkspaceSettings) -> Result<()> {
         self.require_admin(ws)?;
+        s.validate_calls()?;
         if !(10..=100_000).contains(&s.segment_size) {
             return Err(weft_domain::DomainError::Invalid(format!(
                 "segment size {} out of range 10..=100000",
@@ -236,7 +237,7 @@ impl Engine {
             ws,
             AuditAction::SettingsChanged,
             format!("workspace:{ws}"),
-            format!("{s:?}"),
+            format!("{:?}", s.redacted()),
         )
     }
 

@@ -47,4 +47,7 @@ pub use notification::{DndSchedule, Notification, NotificationKind, Notification
 pub use profile::{Profile, Settings, Theme, UserStatus};
 pub use recurrence::{Frequency, Recurrence};
 pub use time::Timestamp;
-pub use workspace::{DeviceRecord, Member, Role, Workspace, WorkspaceSettings};
+pub use workspace::{
+    CallServer, DeviceRecord, MAX_CALL_SERVER_URLS, MAX_CALL_SERVERS, Member, Role, Workspace,
+    WorkspaceSettings,
+};

@@ -111,6 +111,11 @@ export const commands = {
 	/**  Removes a member: a new key epoch, so their devices get nothing written after. */
 	removeMember: (workspace: string, user: string) => typedError<null, AppError>(__TAURI_INVOKE("remove_member", { workspace, user })),
 	renameWorkspace: (workspace: string, name: string) => typedError<null, AppError>(__TAURI_INVOKE("rename_workspace", { workspace, name })),
+	/**
+	 *  Changes the workspace's settings (admins): retention, guests, the STUN and TURN servers
+	 *  its calls use, and whether calls go only through a relay; answers them as stored.
+	 */
+	updateWorkspaceSettings: (workspace: string, settings: WorkspaceSettings) => typedError<WorkspaceSettings, AppError>(__TAURI_INVOKE("update_workspace_settings", { workspace, settings })),
 	devices: () => typedError<Devices, AppError>(__TAURI_INVOKE("devices")),
 	prefs: () => typedError<NotificationPrefs, AppError>(__TAURI_INVOKE("prefs")),
 	/**  Replaces my notification preferences (levels, keywords, do-not-disturb). */
@@ -220,6 +225,16 @@ export type CallDevices = {
 	speakers: DeviceOption[],
 	/**  The chosen device of each kind where it is attached, else the default's id. */
 	selected: DeviceChoice,
+};
+
+/**  A STUN or TURN server for calls. */
+export type CallServer = {
+	/**  `stun:host:port` or `turn:host:port` (UDP), one server under one or more names. */
+	urls?: string[],
+	/**  TURN only: the long-term credential's user name. */
+	username?: string,
+	/**  TURN only: the long-term credential's password. */
+	credential?: string,
 };
 
 /**  The call view: who is in it and how this device is sending. */
@@ -636,6 +651,11 @@ export type PeerView = {
 	quality: string,
 	speaking: boolean,
 	frames: number,
+	/**
+	 *  `host`, `srflx` or `prflx` (direct) or `relay` (through a TURN server); empty until
+	 *  connected.
+	 */
+	route: string,
 };
 
 /**  A user's public profile, replicated to every workspace they belong to. */
@@ -822,6 +842,17 @@ export type WorkspaceSettings = {
 	guests_allowed?: boolean,
 	/**  Messages per channel segment document (bounds every document's growth). */
 	segment_size?: number,
+	/**
+	 *  The STUN and TURN servers the team's calls use to get through NATs and firewalls
+	 *  (a team self-hosting its relay usually runs coturn beside it). Empty: calls find
+	 *  each other on the local network and through open paths only.
+	 */
+	call_servers?: CallServer[],
+	/**
+	 *  Every call goes through a TURN server of [`call_servers`](Self::call_servers), so no
+	 *  device learns another's addresses (and calls fail if none answers).
+	 */
+	calls_relay_only?: boolean,
 };
 
 /* Tauri Specta runtime */
