@@ -370,6 +370,51 @@ fn a_calls_chat_is_the_thread_of_the_message_it_posts_in_its_channel() {
 }
 
 #[test]
+fn two_people_starting_a_meeting_while_apart_share_one_chat() {
+    let c = clock();
+    let (mut a, mut b, ws, general) = team(&c);
+    let (_, m) = a
+        .engine
+        .schedule_meeting(ws, half_hour_on_day("Standup", 1), Some(general))
+        .unwrap();
+    let id = m.id.unwrap();
+    exchange(&mut a, &mut b);
+    let before = a.engine.messages(general, None, 50).unwrap().len();
+    // Both join with no connection between them, and each writes in the chat they see.
+    let ra = a.engine.join_meeting(id).unwrap().thread.unwrap();
+    let rb = b.engine.join_meeting(id).unwrap().thread.unwrap();
+    assert_eq!(ra, rb, "both chats are the same thread");
+    for (r, text) in [(&mut a, "ada here"), (&mut b, "bob here")] {
+        let reply = SendOptions {
+            parent: Some(ra),
+            ..SendOptions::default()
+        };
+        r.engine.send(general, text, reply).unwrap();
+    }
+    exchange(&mut a, &mut b);
+    for r in [&a, &b] {
+        let page = r.engine.messages(general, None, 50).unwrap();
+        let started = page
+            .iter()
+            .filter(|v| v.message.text.starts_with("📞"))
+            .count();
+        assert_eq!(started, 1, "one call message in the channel");
+        assert_eq!(page.len(), before + 1);
+        let texts: Vec<String> = r
+            .engine
+            .thread(ra)
+            .unwrap()
+            .into_iter()
+            .skip(1)
+            .map(|v| v.message.text)
+            .collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(texts.contains(&"ada here".into()) && texts.contains(&"bob here".into()));
+        assert_eq!(r.engine.meeting(&id.to_string()).unwrap().thread, Some(ra));
+    }
+}
+
+#[test]
 fn files_and_integrations_are_recorded_and_listed() {
     let c = clock();
     let mut a = Replica::new("ada", &c);

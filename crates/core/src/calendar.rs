@@ -401,11 +401,16 @@ impl Engine {
     }
 
     /// Posts the message whose thread is a meeting's chat in its channel, and records it.
+    /// The message takes the meeting's id, so two people starting the same meeting while
+    /// apart post one message between them, and their chat is one thread.
     fn open_call_thread(&mut self, ws: Id, meeting: Id, channel: Id) -> Result<Id> {
         let msg = self.send(
             channel,
             "📞 Started a call. Replies in this thread are the call's chat.",
-            SendOptions::default(),
+            SendOptions {
+                id: Some(meeting),
+                ..SendOptions::default()
+            },
         )?;
         let root = msg
             .id
