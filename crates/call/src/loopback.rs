@@ -586,21 +586,29 @@ impl Coturn {
             child,
             dir,
         };
+        // Ready when it answers an allocation (with "401: who are you?"), which takes its
+        // listener and its authentication thread: the log says "started" before both are,
+        // and a first allocation sent too early waits out the client's retransmissions.
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        probe.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let request = allocate_request();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !server
-            .log()
-            .iter()
-            .any(|l| l.contains("Total General servers"))
-        {
+        let mut buf = [0u8; 1500];
+        loop {
+            probe.send_to(&request, ("127.0.0.1", port))?;
+            if let Ok(n) = probe.recv(&mut buf)
+                && n >= 20
+                && buf[8..20] == request[8..20]
+            {
+                return Ok(server);
+            }
             if std::time::Instant::now() > deadline {
                 return Err(std::io::Error::other(format!(
-                    "turnserver did not start within 10 s: {}",
+                    "turnserver did not answer within 10 s: {}",
                     server.log().join("\n")
                 )));
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(server)
     }
 
     /// This server as TURN, with its user's credential.
@@ -620,6 +628,20 @@ impl Coturn {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// A TURN Allocate request with no credential (RFC 8656 §7.1): a server that is up answers it
+/// with an error asking for one.
+fn allocate_request() -> [u8; 28] {
+    let mut m = [0u8; 28];
+    m[0..2].copy_from_slice(&0x0003u16.to_be_bytes()); // Allocate, request
+    m[2..4].copy_from_slice(&8u16.to_be_bytes()); // one 8-byte attribute
+    m[4..8].copy_from_slice(&0x2112_A442u32.to_be_bytes()); // the magic cookie
+    m[8..20].copy_from_slice(&rand::random::<[u8; 12]>()); // the transaction id
+    m[20..22].copy_from_slice(&0x0019u16.to_be_bytes()); // REQUESTED-TRANSPORT
+    m[22..24].copy_from_slice(&4u16.to_be_bytes());
+    m[24] = 17; // UDP
+    m
 }
 
 impl Drop for Coturn {

@@ -13,9 +13,11 @@ use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCOfferOptions;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
@@ -296,6 +298,9 @@ fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn rtc_err(what: &str) -> impl Fn(webrtc::error::Error) -> CallError + '_ {
     move |e| CallError::Rtc(format!("{what}: {e}"))
 }
+
+/// H.264's RTP payload type in Weft's offers.
+const VIDEO_PAYLOAD_TYPE: u8 = 102;
 
 const H264_FMTP: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
 const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
@@ -904,15 +909,19 @@ impl Call {
             .register_codec(
                 RTCRtpCodecParameters {
                     rtp_codec: h264_codec(),
-                    payload_type: 102,
+                    payload_type: VIDEO_PAYLOAD_TYPE,
                 },
                 RtpCodecKind::Video,
             )
             .map_err(rtc_err("registering H.264"))?;
+        let video_sent = Arc::new(AtomicU64::new(0));
         let registry = register_default_interceptors(Registry::new(), &mut media)
             .map_err(rtc_err("interceptors"))?
             // Last, so the others have seen every packet before it picks out ours.
-            .with(Slot::from(14_000), FeedbackTap::default());
+            .with(
+                Slot::from(14_000),
+                FeedbackTap::new(video_sent.clone(), VIDEO_PAYLOAD_TYPE),
+            );
 
         let ice_servers = config
             .ice_servers
@@ -924,7 +933,14 @@ impl Call {
             })
             .collect();
         let (tx, rx) = mpsc::unbounded_channel();
+        let mut settings = SettingEngineBuilder::new();
+        if config.relay_only {
+            // ICE waits 2 s for a better pair before it accepts a relayed one; with relay
+            // candidates only, there is none to wait for.
+            settings = settings.with_relay_acceptance_min_wait(Some(Duration::ZERO));
+        }
         let pc = PeerConnectionBuilder::new()
+            .with_setting_engine(settings.build())
             .with_configuration(
                 RTCConfigurationBuilder::new()
                     .with_ice_servers(ice_servers)
@@ -976,6 +992,7 @@ impl Call {
             self.inner.local.clone(),
             remote.to_owned(),
             peer.stats.clone(),
+            video_sent,
         ));
         lock(&peer.tasks).extend([events, writer, feedback]);
         self.inner
@@ -1207,20 +1224,65 @@ async fn read_feedback(
     local: Arc<Local>,
     peer: PeerId,
     stats: Arc<PeerStats>,
+    video_sent: Arc<AtomicU64>,
 ) {
-    while let Some(TrackLocalEvent::OnRtcpPacket(packets)) = video.poll().await {
+    let mut loss = NackLoss::default();
+    loop {
+        // `None` is "not bound to a connection": before negotiation has bound the track (this
+        // task starts with the connection), and between an unbind and a rebind. Looking again
+        // until then matters: a task that took `None` for the end ignored every keyframe
+        // request of the call, and the other side showed nothing until the next periodic
+        // keyframe. The task ends when its connection does (it is aborted with it).
+        let Some(TrackLocalEvent::OnRtcpPacket(packets)) = video.poll().await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
         for p in packets {
             let any = p.as_any();
             if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
                 local.request_keyframe();
+            } else if let Some(nack) = any.downcast_ref::<TransportLayerNack>() {
+                loss.nacked(nack);
             } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
-                for r in &rr.reports {
-                    let pct = f32::from(r.fraction_lost) * 100.0 / 256.0;
-                    stats.loss.store(pct.to_bits(), Ordering::Relaxed);
-                    local.on_loss(&peer, r.fraction_lost);
-                }
+                // A retransmission answered in time counts as received in a report's
+                // fraction lost, so with NACK it shows almost no loss; the share of packets
+                // asked for again shows what the path lost.
+                let reported = rr.reports.iter().map(|r| r.fraction_lost).max();
+                let Some(reported) = reported else { continue };
+                let fraction = reported.max(loss.fraction(video_sent.load(Ordering::Relaxed)));
+                let pct = f32::from(fraction) * 100.0 / 256.0;
+                stats.loss.store(pct.to_bits(), Ordering::Relaxed);
+                local.on_loss(&peer, fraction);
             }
         }
+    }
+}
+
+/// The share of video packets the other side asked for again since the last look.
+#[derive(Default)]
+struct NackLoss {
+    nacked: u64,
+    sent_then: u64,
+}
+
+impl NackLoss {
+    fn nacked(&mut self, nack: &TransportLayerNack) {
+        for pair in &nack.nacks {
+            self.nacked += 1 + u64::from(pair.lost_packets.count_ones());
+        }
+    }
+
+    /// The fraction (0–255, as RTCP carries it) since the last call, given the packets sent
+    /// so far; 0 when too few were sent to tell.
+    fn fraction(&mut self, sent_now: u64) -> u8 {
+        let sent = sent_now.saturating_sub(self.sent_then);
+        if sent < 20 {
+            return 0;
+        }
+        let f = (self.nacked * 256 / sent).min(255) as u8;
+        self.nacked = 0;
+        self.sent_then = sent_now;
+        f
     }
 }
 
@@ -1330,5 +1392,43 @@ async fn receive_audio(track: Arc<dyn TrackRemote>, sink: MeteredAudio) {
             TrackRemoteEvent::OnEnded => return,
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::rtcp::transport_feedbacks::transport_layer_nack::NackPair;
+
+    fn nack(pairs: &[(u16, u16)]) -> TransportLayerNack {
+        TransportLayerNack {
+            sender_ssrc: 1,
+            media_ssrc: 2,
+            nacks: pairs
+                .iter()
+                .map(|&(packet_id, lost_packets)| NackPair {
+                    packet_id,
+                    lost_packets,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_share_of_packets_asked_for_again_is_the_loss() {
+        let mut l = NackLoss::default();
+        // 1 + 3 + 1 = 5 packets asked for of 100 sent: 5 %, 12.8 / 256.
+        l.nacked(&nack(&[(10, 0b101), (40, 0)]));
+        l.nacked(&nack(&[(70, 0)]));
+        assert_eq!(l.fraction(100), 12);
+        // Counted afresh from there: nothing asked for in the next 50.
+        assert_eq!(l.fraction(150), 0);
+        // Too few sent to tell: the NACKs wait for the next look.
+        l.nacked(&nack(&[(200, 0xffff)]));
+        assert_eq!(l.fraction(160), 0);
+        assert_eq!(l.fraction(218), (17 * 256 / 68) as u8);
+        // More asked for than sent (repeated NACKs) is all of it, not more.
+        l.nacked(&nack(&[(1, 0xffff); 10]));
+        assert_eq!(l.fraction(240), 255);
     }
 }

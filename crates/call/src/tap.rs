@@ -1,27 +1,48 @@
-//! Hands the RTCP the call acts on to the application: keyframe requests (PLI, FIR) and
-//! receiver reports (for the loss-based bitrate). The `webrtc` crate stops inbound RTCP at
-//! the end of its interceptor chain unless an interceptor marks a packet for the
-//! application; this one, placed last, marks those and nothing else.
+//! Hands the RTCP the call acts on to the application: keyframe requests (PLI, FIR),
+//! receiver reports and NACKs (for the loss-based bitrate). The `webrtc` crate stops inbound
+//! RTCP at the end of its interceptor chain unless an interceptor marks a packet for the
+//! application; this one, placed last, marks those and nothing else. It also counts the video
+//! RTP packets sent, which the NACKs are a share of.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 
-#[derive(Default)]
 pub(crate) struct FeedbackTap {
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
+    /// Video RTP packets written (first sends and retransmissions).
+    video_sent: Arc<AtomicU64>,
+    video_payload_type: u8,
+}
+
+impl FeedbackTap {
+    /// Counts the RTP packets of `video_payload_type` written into `video_sent`.
+    pub(crate) fn new(video_sent: Arc<AtomicU64>, video_payload_type: u8) -> FeedbackTap {
+        FeedbackTap {
+            read: VecDeque::new(),
+            write: VecDeque::new(),
+            video_sent,
+            video_payload_type,
+        }
+    }
 }
 
 fn wanted(p: &dyn rtc::rtcp::Packet) -> bool {
     let any = p.as_any();
-    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() || any.is::<ReceiverReport>()
+    any.is::<PictureLossIndication>()
+        || any.is::<FullIntraRequest>()
+        || any.is::<ReceiverReport>()
+        || any.is::<TransportLayerNack>()
 }
 
 impl Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackTap {
@@ -54,6 +75,11 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackTap {
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Error> {
+        if let Packet::Rtp(p) = &msg.message.packet
+            && p.header.payload_type == self.video_payload_type
+        {
+            self.video_sent.fetch_add(1, Ordering::Relaxed);
+        }
         self.write.push_back(msg);
         Ok(())
     }

@@ -56,6 +56,30 @@ async fn two_percent_loss_still_delivers_most_pictures_and_conceals_audio() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_loss_is_reported_back_and_lowers_the_video_bitrate() {
+    let mesh = run(2, 0.15, 6).await;
+    for c in &mesh.calls {
+        // The other side's receiver reports reached this sender: the participant list shows
+        // the loss, and the encoder was asked for less.
+        let p = &c.participants().await[0];
+        assert!(
+            p.loss_pct >= 5.0,
+            "{} sees {:.1} % loss",
+            c.me(),
+            p.loss_pct
+        );
+        assert_eq!(p.quality, "poor");
+        assert!(
+            c.video_bitrate() < VideoSettings::SMALL.bitrate_bps,
+            "{} still aims at {} bit/s",
+            c.me(),
+            c.video_bitrate()
+        );
+    }
+    mesh.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn muting_and_turning_the_camera_off_stop_what_the_other_side_gets() {
     let mesh = run(2, 0.0, 1).await;
     let p0 = &mesh.calls[0];
