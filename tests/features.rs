@@ -415,6 +415,47 @@ fn two_people_starting_a_meeting_while_apart_share_one_chat() {
 }
 
 #[test]
+fn a_meeting_of_invited_people_chats_in_their_group_dm() {
+    let c = clock();
+    let (mut a, mut b, ws, _) = team(&c);
+    let mut n = half_hour_on_day("1:1", 1);
+    n.attendees = vec![b.user()];
+    let (_, m) = a.engine.schedule_meeting(ws, n, None).unwrap();
+    let id = m.id.unwrap();
+    exchange(&mut a, &mut b);
+    // Both start it while apart: one DM, one message, one thread between them.
+    let ra = a.engine.join_meeting(id).unwrap().thread.expect("a chat");
+    let rb = b.engine.join_meeting(id).unwrap().thread.expect("a chat");
+    assert_eq!(ra, rb);
+    b.engine
+        .send(
+            b.engine.message(rb).unwrap().channel.unwrap(),
+            "joining in a minute",
+            SendOptions {
+                parent: Some(rb),
+                ..SendOptions::default()
+            },
+        )
+        .unwrap();
+    exchange(&mut a, &mut b);
+    let dm = a.engine.message(ra).unwrap().channel.unwrap();
+    let dms: Vec<_> = a
+        .engine
+        .channels(ws)
+        .unwrap()
+        .into_iter()
+        .filter(|v| v.channel.kind == weft_domain::ChannelKind::Dm)
+        .collect();
+    assert_eq!(dms.len(), 1, "one DM between Ada and Bob");
+    assert_eq!(dms[0].channel.id, Some(dm));
+    // It is the DM they would open themselves, and the chat is in it.
+    assert_eq!(b.engine.open_dm(ws, &[a.user()]).unwrap().id, Some(dm));
+    let thread = a.engine.thread(ra).unwrap();
+    assert_eq!(thread.len(), 2);
+    assert_eq!(thread[1].message.text, "joining in a minute");
+}
+
+#[test]
 fn files_and_integrations_are_recorded_and_listed() {
     let c = clock();
     let mut a = Replica::new("ada", &c);

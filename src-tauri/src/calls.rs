@@ -107,8 +107,9 @@ pub struct Active {
     channel: Id,
     workspace: Id,
     title: String,
-    /// The message whose thread is the call's chat.
+    /// The message whose thread is the call's chat, and its channel.
     thread: Option<Id>,
+    chat_channel: Option<Id>,
     notice: Option<String>,
     /// Whether the microphone was asked for (muting keeps it open).
     mic: bool,
@@ -287,9 +288,11 @@ pub struct CallView {
     pub meeting: Id,
     pub channel: Id,
     pub title: String,
-    /// The message in the channel whose thread is the call's chat (none for a meeting with no
-    /// channel).
+    /// The message whose thread is the call's chat: in the call's channel, or in the group
+    /// DM of a meeting's invited people (none when it could not be posted).
     pub thread: Option<Id>,
+    /// The channel that message is in.
+    pub chat_channel: Option<Id>,
     /// This device (its own preview's tile name is `me`).
     pub me: String,
     pub muted: bool,
@@ -371,6 +374,7 @@ impl Calls {
             channel: a.channel,
             title: a.title.clone(),
             thread: a.thread,
+            chat_channel: a.chat_channel,
             me: a.call.me().to_owned(),
             muted: a.call.muted(),
             camera: a.call.camera_on(),
@@ -403,9 +407,13 @@ async fn join(
         let _ = app.with(|e| e.leave_meeting(old.meeting));
     }
     calls.frames.clear();
-    let (workspace, me, team) = app.with(|e| {
+    let (workspace, me, team, chat_channel) = app.with(|e| {
         let ws = e.meeting_workspace(id)?;
-        Ok((ws, e.device_id()?, e.workspace(ws)?.settings))
+        let chat = match meeting.thread {
+            Some(t) => e.message(t)?.channel,
+            None => None,
+        };
+        Ok((ws, e.device_id()?, e.workspace(ws)?.settings, chat))
     })?;
     let mut config = CallConfig::new(id.to_string(), me);
     // The team's STUN and TURN servers, and whether calls may go only through them.
@@ -449,6 +457,7 @@ async fn join(
         workspace,
         title: meeting.title,
         thread: meeting.thread,
+        chat_channel,
         notice: notices.text(),
         mic,
         choice,

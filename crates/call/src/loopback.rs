@@ -164,7 +164,8 @@ impl Losses {
 pub struct MeshConfig {
     pub participants: usize,
     pub video: VideoSettings,
-    /// Share of UDP packets lost each way between participants (0.02: 2 % loss): their
+    /// Share of UDP packets lost each way between participants (0.02: 2 % loss; it can be
+    /// changed while the mesh runs with [`Mesh::set_loss`]): their
     /// candidates are rewritten to point at [`LossyProxy`]s.
     pub loss: f64,
     pub psnr_every: u32,
@@ -194,6 +195,8 @@ type Proxies = Arc<tokio::sync::Mutex<HashMap<String, LossyProxy>>>;
 pub struct Mesh {
     /// The lossy relays between participants (with loss), kept as long as the mesh.
     _proxies: Proxies,
+    /// The share they lose, as `f64` bits.
+    loss: Arc<std::sync::atomic::AtomicU64>,
     /// Every signal sent, in order: (sender, kind: `join`, `offer`, `answer`, …).
     pub signals: Arc<StdMutex<Vec<(String, String)>>>,
     pub calls: Vec<Call>,
@@ -328,10 +331,12 @@ impl Mesh {
             }));
         }
         let proxies: Proxies = Arc::default();
+        let loss = Arc::new(std::sync::atomic::AtomicU64::new(config.loss.to_bits()));
+        let proxied = config.loss > 0.0;
         let signals: Arc<StdMutex<Vec<(String, String)>>> = Arc::default();
         for mut rx in outs {
             let inboxes = inboxes.clone();
-            let (loss, proxies, log) = (config.loss, proxies.clone(), signals.clone());
+            let (loss, proxies, log) = (loss.clone(), proxies.clone(), signals.clone());
             routers.push(tokio::spawn(async move {
                 while let Some(mut m) = rx.recv().await {
                     let kind = serde_json::to_value(&m.signal)
@@ -339,10 +344,8 @@ impl Mesh {
                         .and_then(|v| v.get("t").and_then(|t| t.as_str()).map(str::to_owned))
                         .unwrap_or_default();
                     lock(&log).push((m.from.clone(), kind));
-                    if loss > 0.0
-                        && let Signal::Candidate { candidate, .. } = &mut m.signal
-                    {
-                        *candidate = through_proxy(candidate, loss, &proxies).await;
+                    if proxied && let Signal::Candidate { candidate, .. } = &mut m.signal {
+                        *candidate = through_proxy(candidate, &loss, &proxies).await;
                     }
                     for (name, tx) in &inboxes {
                         if *name != m.from && m.to.as_ref().is_none_or(|t| t == name) {
@@ -354,6 +357,7 @@ impl Mesh {
         }
         Ok(Mesh {
             _proxies: proxies,
+            loss,
             signals,
             calls,
             received,
@@ -361,6 +365,13 @@ impl Mesh {
             audio_starts,
             routers,
         })
+    }
+
+    /// Changes the share of packets the proxies lose (a mesh started with loss only: without,
+    /// there are no proxies).
+    pub fn set_loss(&self, loss: f64) {
+        self.loss
+            .store(loss.to_bits(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Waits until every participant shows pictures of every other (or `limit` passes);
@@ -462,7 +473,10 @@ pub struct LossyProxy {
 
 impl LossyProxy {
     /// Relays to and from `target` through a new loopback port.
-    pub async fn start(target: std::net::SocketAddr, loss: f64) -> std::io::Result<LossyProxy> {
+    pub async fn start(
+        target: std::net::SocketAddr,
+        loss: Arc<std::sync::atomic::AtomicU64>,
+    ) -> std::io::Result<LossyProxy> {
         let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
         let addr = socket.local_addr()?;
         let task = tokio::spawn(async move {
@@ -481,7 +495,8 @@ impl LossyProxy {
                     client = Some(from);
                     target
                 };
-                if rand::random::<f64>() < loss {
+                let share = f64::from_bits(loss.load(std::sync::atomic::Ordering::Relaxed));
+                if rand::random::<f64>() < share {
                     continue;
                 }
                 let _ = socket.send_to(&buf[..n], to).await;
@@ -500,7 +515,7 @@ impl Drop for LossyProxy {
 /// The candidate with its address replaced by a lossy proxy's (one per candidate).
 async fn through_proxy(
     candidate: &str,
-    loss: f64,
+    loss: &Arc<std::sync::atomic::AtomicU64>,
     proxies: &tokio::sync::Mutex<HashMap<String, LossyProxy>>,
 ) -> String {
     let mut fields: Vec<String> = candidate.split_whitespace().map(str::to_owned).collect();
@@ -514,7 +529,7 @@ async fn through_proxy(
     let key = target.to_string();
     let addr = match map.get(&key) {
         Some(p) => p.addr.to_string(),
-        None => match LossyProxy::start(target, loss).await {
+        None => match LossyProxy::start(target, loss.clone()).await {
             Ok(p) => {
                 let a = p.addr.to_string();
                 map.insert(key, p);

@@ -527,12 +527,29 @@ impl Engine {
             }
             Ok(())
         })?;
-        // A scheduled meeting of a channel gets its chat there when it starts.
-        // One that can't be posted (an archived channel) leaves the meeting without a chat.
-        if let (Some(channel), None) = (m.channel, m.thread)
-            && let Err(e) = self.open_call_thread(ws, id, channel)
-        {
-            tracing::warn!("meeting {id} has no chat: {e}");
+        // A scheduled meeting of a channel gets its chat there when it starts; one of invited
+        // people only, in their group DM. One that can't be posted (an archived channel, more
+        // people than a DM holds) leaves the meeting without a chat.
+        if m.thread.is_none() {
+            let opened = match m.channel {
+                Some(channel) => self.open_call_thread(ws, id, channel),
+                None => {
+                    let people: Vec<Id> = m
+                        .participants
+                        .keys()
+                        .filter_map(|u| u.parse().ok())
+                        .collect();
+                    self.open_dm(ws, &people).and_then(|dm| {
+                        let dm = dm
+                            .id
+                            .ok_or_else(|| CoreError::NotFound("the meeting's DM".into()))?;
+                        self.open_call_thread(ws, id, dm)
+                    })
+                }
+            };
+            if let Err(e) = opened {
+                tracing::warn!("meeting {id} has no chat: {e}");
+            }
         }
         Ok(self.meeting_ctx(id)?.1)
     }

@@ -208,7 +208,9 @@ impl Engine {
         } else {
             ChannelKind::GroupDm
         };
-        let id = self.new_id();
+        // Its id comes from its members too, so two of them opening it while apart make one
+        // channel (the same key in the workspace document), not two of one name.
+        let id = dm_id(ws, &name);
         let c = Channel {
             name,
             kind,
@@ -799,4 +801,18 @@ impl Engine {
         })?;
         Ok(rid)
     }
+}
+
+/// The id of the DM named `name` (its sorted members) in workspace `ws`: the workspace's time
+/// and 80 bits of a hash of both.
+fn dm_id(ws: Id, name: &str) -> Id {
+    use sha2::Digest;
+    let h = sha2::Sha256::new()
+        .chain_update(b"weft dm\0")
+        .chain_update(ws.to_bytes())
+        .chain_update(name.as_bytes())
+        .finalize();
+    let mut r = [0u8; 16];
+    r[6..].copy_from_slice(&h[..10]);
+    Id::from_parts(ws.timestamp(), u128::from_be_bytes(r))
 }

@@ -243,10 +243,12 @@ export type CallView = {
 	channel: string,
 	title: string,
 	/**
-	 *  The message in the channel whose thread is the call's chat (none for a meeting with no
-	 *  channel).
+	 *  The message whose thread is the call's chat: in the call's channel, or in the group
+	 *  DM of a meeting's invited people (none when it could not be posted).
 	 */
 	thread: string | null,
+	/**  The channel that message is in. */
+	chat_channel: string | null,
 	/**  This device (its own preview's tile name is `me`). */
 	me: string,
 	muted: boolean,
