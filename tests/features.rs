@@ -422,9 +422,20 @@ fn a_meeting_of_invited_people_chats_in_their_group_dm() {
     n.attendees = vec![b.user()];
     let (_, m) = a.engine.schedule_meeting(ws, n, None).unwrap();
     let id = m.id.unwrap();
+    let ra = m.thread.expect("a chat from the start");
     exchange(&mut a, &mut b);
-    // Both start it while apart: one DM, one message, one thread between them.
-    let ra = a.engine.join_meeting(id).unwrap().thread.expect("a chat");
+    // Ada adds Carol before either starts it; both start it while apart: still one DM, one
+    // message, one thread between them.
+    let carol = weft_test_support::Replica::new("carol", &c).user();
+    a.engine.add_member(ws, carol, Role::Member).unwrap();
+    let ev = m.event.unwrap();
+    a.engine
+        .update_event(ev, |e| {
+            e.attendees
+                .insert(carol.to_string(), weft_domain::Attendee::default());
+        })
+        .unwrap();
+    assert_eq!(a.engine.join_meeting(id).unwrap().thread, Some(ra));
     let rb = b.engine.join_meeting(id).unwrap().thread.expect("a chat");
     assert_eq!(ra, rb);
     b.engine

@@ -409,10 +409,12 @@ async fn join(
     calls.frames.clear();
     let (workspace, me, team, chat_channel) = app.with(|e| {
         let ws = e.meeting_workspace(id)?;
-        let chat = match meeting.thread {
-            Some(t) => e.message(t)?.channel,
-            None => None,
-        };
+        // The thread's message may not have synced yet (its channel's documents sync apart
+        // from the calendar's): the call goes ahead without its chat then.
+        let chat = meeting
+            .thread
+            .and_then(|t| e.message(t).ok())
+            .and_then(|m| m.channel);
         Ok((ws, e.device_id()?, e.workspace(ws)?.settings, chat))
     })?;
     let mut config = CallConfig::new(id.to_string(), me);

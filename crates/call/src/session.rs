@@ -1023,7 +1023,8 @@ async fn learn_route(pc: Arc<dyn PeerConnection>, stats: Arc<PeerStats>) {
         let local = pair.and_then(|pair| {
             report.iter().find_map(|e| match e {
                 RTCStatsReportEntry::LocalCandidate(c)
-                    if c.stats.id.ends_with(&pair.local_candidate_id) =>
+                    if !pair.local_candidate_id.is_empty()
+                        && c.stats.id.ends_with(&pair.local_candidate_id) =>
                 {
                     Some(c.candidate_type.to_string())
                 }
@@ -1110,7 +1111,8 @@ async fn peer_events(
                 RTCIceConnectionState::Connected | RTCIceConnectionState::Completed => {
                     failed_since = None;
                     // The pair may be new (a first connection, or one after a restart).
-                    tokio::spawn(learn_route(peer.pc.clone(), peer.stats.clone()));
+                    let task = tokio::spawn(learn_route(peer.pc.clone(), peer.stats.clone()));
+                    lock(&peer.tasks).push(task);
                 }
                 _ => {}
             },
@@ -1258,17 +1260,29 @@ async fn read_feedback(
     }
 }
 
-/// The share of video packets the other side asked for again since the last look.
+/// The share of video packets the other side asked for again since the last look. A packet
+/// still missing is asked for again every 100 ms, so each is counted once (at most
+/// `MAX_NACKED` of them a look).
 #[derive(Default)]
 struct NackLoss {
-    nacked: u64,
+    nacked: std::collections::HashSet<u16>,
     sent_then: u64,
 }
+
+const MAX_NACKED: usize = 4096;
 
 impl NackLoss {
     fn nacked(&mut self, nack: &TransportLayerNack) {
         for pair in &nack.nacks {
-            self.nacked += 1 + u64::from(pair.lost_packets.count_ones());
+            for bit in std::iter::once(0).chain(
+                (0..16)
+                    .filter(|b| pair.lost_packets & (1 << b) != 0)
+                    .map(|b| b + 1),
+            ) {
+                if self.nacked.len() < MAX_NACKED {
+                    self.nacked.insert(pair.packet_id.wrapping_add(bit));
+                }
+            }
         }
     }
 
@@ -1279,8 +1293,8 @@ impl NackLoss {
         if sent < 20 {
             return 0;
         }
-        let f = (self.nacked * 256 / sent).min(255) as u8;
-        self.nacked = 0;
+        let f = (self.nacked.len() as u64 * 256 / sent).min(255) as u8;
+        self.nacked.clear();
         self.sent_then = sent_now;
         f
     }
@@ -1427,8 +1441,12 @@ mod tests {
         l.nacked(&nack(&[(200, 0xffff)]));
         assert_eq!(l.fraction(160), 0);
         assert_eq!(l.fraction(218), (17 * 256 / 68) as u8);
-        // More asked for than sent (repeated NACKs) is all of it, not more.
-        l.nacked(&nack(&[(1, 0xffff); 10]));
-        assert_eq!(l.fraction(240), 255);
+        // A packet asked for again (it is still missing) counts once.
+        l.nacked(&nack(&[(300, 0b1)]));
+        l.nacked(&nack(&[(300, 0b1), (301, 0)]));
+        assert_eq!(l.fraction(318), (2 * 256 / 100) as u8);
+        // More asked for than sent is all of it, not more.
+        l.nacked(&nack(&[(1000, 0xffff), (2000, 0xffff)]));
+        assert_eq!(l.fraction(340), 255);
     }
 }

@@ -392,7 +392,7 @@ impl Engine {
         self.edit(&DocId::calendar(ws), |x| {
             x.create("meetings", &id.to_string(), &m)
         })?;
-        let thread = self.open_call_thread(ws, id, channel)?;
+        let thread = self.open_call_thread(ws, id, channel, CALL_STARTED)?;
         Ok(Meeting {
             id: Some(id),
             thread: Some(thread),
@@ -400,13 +400,13 @@ impl Engine {
         })
     }
 
-    /// Posts the message whose thread is a meeting's chat in its channel, and records it.
+    /// Posts the message whose thread is a meeting's chat in `channel`, and records it.
     /// The message takes the meeting's id, so two people starting the same meeting while
     /// apart post one message between them, and their chat is one thread.
-    fn open_call_thread(&mut self, ws: Id, meeting: Id, channel: Id) -> Result<Id> {
+    fn open_call_thread(&mut self, ws: Id, meeting: Id, channel: Id, text: &str) -> Result<Id> {
         let msg = self.send(
             channel,
-            "📞 Started a call. Replies in this thread are the call's chat.",
+            text,
             SendOptions {
                 id: Some(meeting),
                 ..SendOptions::default()
@@ -461,8 +461,35 @@ impl Engine {
             x.set("events", &eid.to_string(), &["meeting_link"], &link)?;
             x.create("meetings", &id.to_string(), &m)
         })?;
-        event.meeting_link = Some(link);
-        Ok((event, Meeting { id: Some(id), ..m }))
+        event.meeting_link = Some(link.clone());
+        // A meeting of invited people only has its chat in their group DM from the start, so
+        // everyone invited then finds the same one (people invited later join the call, not
+        // the DM). With nobody else invited, or more than a DM holds, it has no chat.
+        let mut thread = None;
+        if channel.is_none() && !attendees.is_empty() {
+            let text = format!(
+                "📅 Scheduled {:?}: {link}. Replies in this thread are the meeting's chat.",
+                event.title
+            );
+            let opened = self.open_dm(ws, &attendees).and_then(|dm| {
+                let dm = dm
+                    .id
+                    .ok_or_else(|| CoreError::NotFound("the meeting's DM".into()))?;
+                self.open_call_thread(ws, id, dm, &text)
+            });
+            match opened {
+                Ok(t) => thread = Some(t),
+                Err(e) => tracing::warn!("meeting {id} has no chat: {e}"),
+            }
+        }
+        Ok((
+            event,
+            Meeting {
+                id: Some(id),
+                thread,
+                ..m
+            },
+        ))
     }
 
     pub(crate) fn meeting_ctx(&self, id: Id) -> Result<(Id, Meeting)> {
@@ -527,29 +554,12 @@ impl Engine {
             }
             Ok(())
         })?;
-        // A scheduled meeting of a channel gets its chat there when it starts; one of invited
-        // people only, in their group DM. One that can't be posted (an archived channel, more
-        // people than a DM holds) leaves the meeting without a chat.
-        if m.thread.is_none() {
-            let opened = match m.channel {
-                Some(channel) => self.open_call_thread(ws, id, channel),
-                None => {
-                    let people: Vec<Id> = m
-                        .participants
-                        .keys()
-                        .filter_map(|u| u.parse().ok())
-                        .collect();
-                    self.open_dm(ws, &people).and_then(|dm| {
-                        let dm = dm
-                            .id
-                            .ok_or_else(|| CoreError::NotFound("the meeting's DM".into()))?;
-                        self.open_call_thread(ws, id, dm)
-                    })
-                }
-            };
-            if let Err(e) = opened {
-                tracing::warn!("meeting {id} has no chat: {e}");
-            }
+        // A scheduled meeting of a channel gets its chat there when it starts.
+        // One that can't be posted (an archived channel) leaves the meeting without a chat.
+        if let (Some(channel), None) = (m.channel, m.thread)
+            && let Err(e) = self.open_call_thread(ws, id, channel, CALL_STARTED)
+        {
+            tracing::warn!("meeting {id} has no chat: {e}");
         }
         Ok(self.meeting_ctx(id)?.1)
     }
@@ -607,6 +617,9 @@ impl Engine {
             .collect()
     }
 }
+
+/// The message that opens a call's chat in its channel.
+const CALL_STARTED: &str = "📞 Started a call. Replies in this thread are the call's chat.";
 
 /// Occurrences of one event overlapping `[from, to)`.
 pub(crate) fn expand(e: &Event, from: Timestamp, to: Timestamp) -> Vec<Occurrence> {

@@ -70,8 +70,8 @@ pub struct WorkspaceSettings {
     pub calls_relay_only: bool,
 }
 
-/// A STUN or TURN server for calls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// A STUN or TURN server for calls. Its `Debug` hides the credential.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct CallServer {
@@ -81,6 +81,23 @@ pub struct CallServer {
     pub username: String,
     /// TURN only: the long-term credential's password.
     pub credential: String,
+}
+
+impl std::fmt::Debug for CallServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallServer")
+            .field("urls", &self.urls)
+            .field("username", &self.username)
+            .field(
+                "credential",
+                &if self.credential.is_empty() {
+                    ""
+                } else {
+                    "…"
+                },
+            )
+            .finish()
+    }
 }
 
 /// Most call servers a workspace lists.

@@ -227,7 +227,7 @@ export type CallDevices = {
 	selected: DeviceChoice,
 };
 
-/**  A STUN or TURN server for calls. */
+/**  A STUN or TURN server for calls. Its `Debug` hides the credential. */
 export type CallServer = {
 	/**  `stun:host:port` or `turn:host:port` (UDP), one server under one or more names. */
 	urls?: string[],
