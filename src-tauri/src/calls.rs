@@ -418,8 +418,17 @@ async fn join(
         Ok((ws, e.device_id()?, e.workspace(ws)?.settings, chat))
     })?;
     let mut config = CallConfig::new(id.to_string(), me);
-    // The team's STUN and TURN servers, and whether calls may go only through them.
-    config.ice_servers = team.call_servers;
+    // The team's STUN and TURN servers, and whether calls may go only through them. One
+    // this version can't use (stored by another) is left out and told, not every call failed.
+    let mut notices = Notices::default();
+    for s in team.call_servers {
+        match s.validate() {
+            Ok(()) => config.ice_servers.push(s),
+            Err(e) => notices.note(Some(format!("a call server was left out: {e}"))),
+        }
+    }
+    // Relay-only stays so even with no TURN server left: the call is then refused with the
+    // reason rather than sent around the relay.
     config.relay_only = team.calls_relay_only;
     if let Ok(bind) = std::env::var("WEFT_CALL_BIND") {
         config.bind = vec![bind];
@@ -438,7 +447,6 @@ async fn join(
     )
     .await
     .map_err(|e| AppError::new("call", e.to_string()))?;
-    let mut notices = Notices::default();
     if camera {
         let v = start_video(&call, calls.frames.clone(), choice.camera.clone());
         notices.opened("camera", v);
