@@ -601,9 +601,8 @@ impl Coturn {
             child,
             dir,
         };
-        // Ready when it answers an allocation (with "401: who are you?"), which takes its
-        // listener and its authentication thread: the log says "started" before both are,
-        // and a first allocation sent too early waits out the client's retransmissions.
+        // Ready when it answers an allocation (with "401: who are you?"): that takes its
+        // listener and its authentication thread, which its start-up log does not promise.
         let probe = std::net::UdpSocket::bind("127.0.0.1:0")?;
         probe.set_read_timeout(Some(Duration::from_millis(100)))?;
         let request = allocate_request();

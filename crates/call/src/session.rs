@@ -1004,7 +1004,6 @@ impl Call {
     }
 }
 
-/// Handles one connection's driver events until it closes.
 /// Records which kind of path ICE selected (`host`, `srflx`, `prflx` or `relay`), asking the
 /// connection's statistics until a pair is selected (for at most two seconds).
 async fn learn_route(pc: Arc<dyn PeerConnection>, stats: Arc<PeerStats>) {
@@ -1039,6 +1038,7 @@ async fn learn_route(pc: Arc<dyn PeerConnection>, stats: Arc<PeerStats>) {
     }
 }
 
+/// Handles one connection's driver events until it closes.
 async fn peer_events(
     inner: Weak<Inner>,
     peer: Weak<Peer>,
@@ -1273,15 +1273,9 @@ const MAX_NACKED: usize = 4096;
 
 impl NackLoss {
     fn nacked(&mut self, nack: &TransportLayerNack) {
-        for pair in &nack.nacks {
-            for bit in std::iter::once(0).chain(
-                (0..16)
-                    .filter(|b| pair.lost_packets & (1 << b) != 0)
-                    .map(|b| b + 1),
-            ) {
-                if self.nacked.len() < MAX_NACKED {
-                    self.nacked.insert(pair.packet_id.wrapping_add(bit));
-                }
+        for seq in nack.nacks.iter().flat_map(|pair| *pair) {
+            if self.nacked.len() < MAX_NACKED {
+                self.nacked.insert(seq);
             }
         }
     }

@@ -237,7 +237,8 @@ impl Engine {
             ws,
             AuditAction::SettingsChanged,
             format!("workspace:{ws}"),
-            format!("{:?}", s.redacted()),
+            // `CallServer`'s Debug hides the TURN credential.
+            format!("{s:?}"),
         )
     }
 
