@@ -8,7 +8,9 @@
 
 use crate::{CoreError, Engine, Result, Vault};
 use std::collections::BTreeMap;
-use weft_crypto::{DeviceKeys, Envelope, InviteSecret, SymKey, WrappedKey, unwrap_key, wrap_key};
+use weft_crypto::{
+    CryptoError, DeviceKeys, Envelope, InviteSecret, SymKey, WrappedKey, unwrap_key, wrap_key,
+};
 use weft_domain::Id;
 use weft_store::Tx;
 
@@ -143,17 +145,7 @@ impl Engine {
     /// holds no key of that epoch.
     pub(crate) fn open_envelope(&mut self, env: &Envelope, scope: &str) -> Result<Option<Vec<u8>>> {
         let keys = self.sym_keys(scope, env.epoch)?;
-        let mut last = None;
-        for k in &keys {
-            match env.open(k, env.workspace, &env.doc) {
-                Ok(p) => return Ok(Some(p)),
-                Err(e) => last = Some(e),
-            }
-        }
-        match last {
-            Some(e) => Err(e.into()),
-            None => Ok(None),
-        }
+        Ok(open_with(env, &keys)?)
     }
 
     /// A scope's newest key; of two made at once, the same one on every device (the smaller
@@ -339,4 +331,20 @@ fn bad(what: &'static str) -> CoreError {
         need: 0,
         have: 0,
     })
+}
+
+/// Opens an envelope with whichever of `keys` (its epoch's) seals it: `None` when there are
+/// none.
+pub(crate) fn open_with(env: &Envelope, keys: &[SymKey]) -> Result<Option<Vec<u8>>, CryptoError> {
+    let mut last = None;
+    for k in keys {
+        match env.open(k, env.workspace, &env.doc) {
+            Ok(p) => return Ok(Some(p)),
+            Err(e) => last = Some(e),
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(None),
+    }
 }

@@ -6,10 +6,10 @@
 //! and channel documents and the key envelopes; and one per user (the user id) holding the
 //! personal document, listed for that user's devices only.
 
-use crate::keys::{hex, invite_doc, keys_doc, scope, unhex};
+use crate::keys::{hex, invite_doc, keys_doc, open_with, scope, unhex};
 use crate::{CoreError, Engine, ImportReport, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use weft_crypto::{DeviceKeys, Envelope, InviteSecret};
+use weft_crypto::{DeviceKeys, Envelope, InviteSecret, SymKey};
 use weft_domain::{DeviceRecord, Id, Member, Role};
 use weft_proto::{AccessList, BlobId, Entry, Invite};
 use weft_store::AccountRow;
@@ -183,6 +183,63 @@ impl PendingInvite {
             role: role_on_list(self.role),
         })
     }
+}
+
+/// One entry of a batch, for one of this log's documents, still sealed.
+struct Sealed {
+    seq: u64,
+    author: [u8; 32],
+    env: Envelope,
+    /// It waited in the store for a key.
+    was_held: bool,
+    doc: DocId,
+}
+
+/// What became of one envelope of a batch.
+enum Opened {
+    /// This device holds no key of its epoch (yet): the entry is kept until one arrives.
+    NoKey,
+    Changes(Vec<Vec<u8>>),
+    Refused(CoreError),
+}
+
+/// Below this many envelopes a batch is opened on one thread.
+const OPEN_PARALLEL_MIN: usize = 64;
+
+fn open_one(env: &Envelope, keys: &HashMap<u32, Vec<SymKey>>) -> Opened {
+    let keys = keys.get(&env.epoch).map(Vec::as_slice).unwrap_or(&[]);
+    match open_with(env, keys) {
+        Ok(None) => Opened::NoKey,
+        Ok(Some(plain)) => match weft_sync::wire::decode_changes(&plain) {
+            Ok(c) => Opened::Changes(c),
+            Err(e) => Opened::Refused(e.into()),
+        },
+        Err(e) => Opened::Refused(e.into()),
+    }
+}
+
+/// Verifies, decrypts and decodes a batch's envelopes on every core, in order.
+fn open_all(wanted: &[Sealed], keys: &HashMap<u32, Vec<SymKey>>) -> Vec<Opened> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads == 1 || wanted.len() < OPEN_PARALLEL_MIN {
+        return wanted.iter().map(|w| open_one(&w.env, keys)).collect();
+    }
+    std::thread::scope(|s| {
+        let parts: Vec<_> = wanted
+            .chunks(wanted.len().div_ceil(threads))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|w| open_one(&w.env, keys))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 fn pending_invites_key(ws: Id) -> String {
@@ -950,9 +1007,10 @@ impl Engine {
             held.append(&mut data);
             data = held;
         }
-        // Pass 2: the documents' changes.
-        let mut hold: Vec<(u64, [u8; 32], Vec<u8>)> = Vec::new();
-        let mut release: Vec<u64> = Vec::new();
+        // Pass 2: the documents' changes. Each epoch's keys are looked up once; then the
+        // envelopes are verified, decrypted and decoded on every core (a catch-up is mostly
+        // this and the apply, and a signature check costs as much as applying the change).
+        let mut wanted: Vec<Sealed> = Vec::with_capacity(data.len());
         for (seq, author, env, was_held) in data {
             let doc: DocId = match env.doc.parse() {
                 Ok(d) => d,
@@ -971,28 +1029,53 @@ impl Engine {
                 unreadable += 1;
                 continue;
             }
-            let opened = match self.open_envelope(&env, &sc) {
-                Ok(Some(p)) => Ok(p),
-                Ok(None) => {
+            wanted.push(Sealed {
+                seq,
+                author,
+                env,
+                was_held,
+                doc,
+            });
+        }
+        // A key this device cannot read back (a locked vault, a store error) fails the batch
+        // before anything is applied, so its entries come again; they are not unreadable.
+        let mut keys: HashMap<u32, Vec<SymKey>> = HashMap::new();
+        for w in &wanted {
+            if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(w.env.epoch) {
+                slot.insert(self.sym_keys(&sc, w.env.epoch)?);
+            }
+        }
+        let opened = open_all(&wanted, &keys);
+        let mut hold: Vec<(u64, [u8; 32], Vec<u8>)> = Vec::new();
+        let mut release: Vec<u64> = Vec::new();
+        for (w, opened) in wanted.into_iter().zip(opened) {
+            let Sealed {
+                seq,
+                author,
+                env,
+                was_held,
+                doc,
+            } = w;
+            let changes = match opened {
+                Opened::NoKey => {
                     if !was_held {
                         hold.push((seq, author, env.to_bytes()));
                     }
                     continue;
                 }
-                Err(e) => Err(e),
+                Opened::Changes(c) => Ok(c),
+                Opened::Refused(e) => Err(e),
             };
             if was_held {
                 release.push(seq);
             }
-            let changes = match opened.and_then(|p| Ok(weft_sync::wire::decode_changes(&p)?)) {
-                Ok(c) => c,
+            match changes {
+                Ok(c) => per_doc.entry(doc).or_default().extend(c),
                 Err(err) => {
                     tracing::warn!(log = %id, seq, error = %err, "envelope refused");
                     unreadable += 1;
-                    continue;
                 }
-            };
-            per_doc.entry(doc).or_default().extend(changes);
+            }
         }
         let log_s = id.to_string();
         let held_before = if hold.is_empty() {
@@ -1555,6 +1638,75 @@ mod tests {
         let l = view.logs.iter().find(|l| l.kind == "workspace").unwrap();
         assert_eq!(l.cursor, 9);
         assert_eq!(l.unreadable, 7, "{l:?}");
+    }
+
+    /// A long batch is opened on every core; what each entry becomes is what it would be
+    /// alone, in log order: the genuine ones applied, the ones under a key nobody here has
+    /// or with a payload that is not changes counted unreadable, and one of an epoch not
+    /// received yet kept for when its key arrives.
+    #[test]
+    fn a_long_batch_opened_in_parallel_keeps_each_entrys_verdict() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = engine(&tmp.path().join("a"), "Ada");
+        let ws = a.create_workspace("Acme", "").unwrap().id.unwrap();
+        let general = a.find_channel(ws, "general").unwrap();
+        a.add_account("ws://127.0.0.1:9/", &[ws]).unwrap();
+        let key = a.current_key(&scope(false, ws)).unwrap().unwrap();
+        let mut b = engine(&tmp.path().join("b"), "Bob");
+        let bob_user = b.identity().unwrap().user;
+        a.add_member(ws, bob_user, Role::Member).unwrap();
+        b.import_changes(&a.export_changes().unwrap()).unwrap();
+        let doc = DocId::channel(ws, general, 0);
+        let bob = DeviceKeys::generate();
+        let bk = bob.public().sign;
+        let log = ws.to_bytes();
+        let seal = |k: &SymKey, p: &[u8]| {
+            Envelope::seal(&bob, k, log, &doc.to_string(), p)
+                .unwrap()
+                .to_bytes()
+        };
+        let stranger = SymKey::generate(key.epoch);
+        let later = SymKey::generate(key.epoch + 1);
+        let n = 3 * OPEN_PARALLEL_MIN;
+        let mut entries = Vec::new();
+        let mut head = b.doc_state(&doc).unwrap().map(|s| s.0).unwrap_or_default();
+        for i in 0..n {
+            b.send(general, &format!("message {i}"), Default::default())
+                .unwrap();
+            let change = wire_batch(b.changes_since(&doc, &head).unwrap());
+            head = b.doc_state(&doc).unwrap().unwrap().0;
+            entries.push(entry(entries.len() as u64 + 1, bk, seal(&key, &change)));
+            match i {
+                10 => entries.push(entry(
+                    entries.len() as u64 + 1,
+                    bk,
+                    seal(&stranger, &change),
+                )),
+                100 => entries.push(entry(entries.len() as u64 + 1, bk, seal(&key, b"\xff\xff"))),
+                150 => entries.push(entry(entries.len() as u64 + 1, bk, seal(&later, &change))),
+                _ => {}
+            }
+        }
+        let r = a.sync_entries(log, &entries).unwrap();
+        assert_eq!(r.changes_new, n, "{r:?}");
+        // Every genuine message, once (messages sent in the same millisecond may list in
+        // either order).
+        let mut texts: Vec<String> = a
+            .messages(general, None, 1_000)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.message.text)
+            .collect();
+        texts.sort();
+        let mut want: Vec<String> = (0..n).map(|i| format!("message {i}")).collect();
+        want.sort();
+        assert_eq!(texts, want);
+        let view = &a.sync_overview().unwrap()[0];
+        let l = view.logs.iter().find(|l| l.kind == "workspace").unwrap();
+        assert_eq!(l.cursor, entries.len() as u64);
+        // Two refused, and the one waiting for its key (shown as unreadable until then).
+        assert_eq!(a.store.held_count(&ws.to_string()).unwrap(), 1);
+        assert_eq!(l.unreadable, 3, "{l:?}");
     }
 
     fn wire_batch(changes: Vec<Vec<u8>>) -> Vec<u8> {
