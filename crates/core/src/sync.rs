@@ -195,26 +195,19 @@ struct Sealed {
     doc: DocId,
 }
 
-/// What became of one envelope of a batch.
-enum Opened {
-    /// This device holds no key of its epoch (yet): the entry is kept until one arrives.
-    NoKey,
-    Changes(Vec<Vec<u8>>),
-    Refused(CoreError),
-}
-
 /// Below this many envelopes a batch is opened on one thread.
 const OPEN_PARALLEL_MIN: usize = 64;
+
+/// What became of one envelope of a batch: `None` when this device holds no key of its
+/// epoch (yet), so the entry is kept until one arrives; else its changes, or why it is refused.
+type Opened = Option<Result<Vec<Vec<u8>>>>;
 
 fn open_one(env: &Envelope, keys: &HashMap<u32, Vec<SymKey>>) -> Opened {
     let keys = keys.get(&env.epoch).map(Vec::as_slice).unwrap_or(&[]);
     match open_with(env, keys) {
-        Ok(None) => Opened::NoKey,
-        Ok(Some(plain)) => match weft_sync::wire::decode_changes(&plain) {
-            Ok(c) => Opened::Changes(c),
-            Err(e) => Opened::Refused(e.into()),
-        },
-        Err(e) => Opened::Refused(e.into()),
+        Ok(None) => None,
+        Ok(Some(plain)) => Some(weft_sync::wire::decode_changes(&plain).map_err(Into::into)),
+        Err(e) => Some(Err(e.into())),
     }
 }
 
@@ -1056,15 +1049,11 @@ impl Engine {
                 was_held,
                 doc,
             } = w;
-            let changes = match opened {
-                Opened::NoKey => {
-                    if !was_held {
-                        hold.push((seq, author, env.to_bytes()));
-                    }
-                    continue;
+            let Some(changes) = opened else {
+                if !was_held {
+                    hold.push((seq, author, env.to_bytes()));
                 }
-                Opened::Changes(c) => Ok(c),
-                Opened::Refused(e) => Err(e),
+                continue;
             };
             if was_held {
                 release.push(seq);
@@ -1536,23 +1525,49 @@ mod tests {
         }
     }
 
+    /// Ada's workspace, with a log on a relay never connected to (only the keys and the log's
+    /// bookkeeping are made), and Bob, a member whose replica has her changes.
+    struct Pair {
+        a: Engine,
+        b: Engine,
+        ws: Id,
+        general: Id,
+        key: SymKey,
+    }
+
+    fn ada_and_bob(dir: &std::path::Path) -> Pair {
+        let mut a = engine(&dir.join("a"), "Ada");
+        let ws = a.create_workspace("Acme", "").unwrap().id.unwrap();
+        let general = a.find_channel(ws, "general").unwrap();
+        a.add_account("ws://127.0.0.1:9/", &[ws]).unwrap();
+        let key = a.current_key(&scope(false, ws)).unwrap().unwrap();
+        let mut b = engine(&dir.join("b"), "Bob");
+        let bob_user = b.identity().unwrap().user;
+        a.add_member(ws, bob_user, Role::Member).unwrap();
+        b.import_changes(&a.export_changes().unwrap()).unwrap();
+        Pair {
+            a,
+            b,
+            ws,
+            general,
+            key,
+        }
+    }
+
     /// Whatever a peer or the relay puts in a log, the engine opens only envelopes that are
     /// well formed, for this log, by the device the relay names, for a document of this
     /// workspace, under a key it holds; the rest is counted and the log goes on.
     #[test]
     fn hostile_entries_are_refused_and_the_log_goes_on() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut a = engine(&tmp.path().join("a"), "Ada");
-        let ws = a.create_workspace("Acme", "").unwrap().id.unwrap();
-        let general = a.find_channel(ws, "general").unwrap();
-        // Never connected: only the keys and the log's bookkeeping are made.
-        a.add_account("ws://127.0.0.1:9/", &[ws]).unwrap();
-        let key = a.current_key(&scope(false, ws)).unwrap().unwrap();
+        let Pair {
+            mut a,
+            mut b,
+            ws,
+            general,
+            key,
+        } = ada_and_bob(tmp.path());
         // Bob's replica writes a message; its change is what a genuine entry carries.
-        let mut b = engine(&tmp.path().join("b"), "Bob");
-        let bob_user = b.identity().unwrap().user;
-        a.add_member(ws, bob_user, Role::Member).unwrap();
-        b.import_changes(&a.export_changes().unwrap()).unwrap();
         let doc = DocId::channel(ws, general, 0);
         let before = b.doc_state(&doc).unwrap().map(|s| s.0).unwrap_or_default();
         b.send(general, "the genuine one", Default::default())
@@ -1647,15 +1662,13 @@ mod tests {
     #[test]
     fn a_long_batch_opened_in_parallel_keeps_each_entrys_verdict() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut a = engine(&tmp.path().join("a"), "Ada");
-        let ws = a.create_workspace("Acme", "").unwrap().id.unwrap();
-        let general = a.find_channel(ws, "general").unwrap();
-        a.add_account("ws://127.0.0.1:9/", &[ws]).unwrap();
-        let key = a.current_key(&scope(false, ws)).unwrap().unwrap();
-        let mut b = engine(&tmp.path().join("b"), "Bob");
-        let bob_user = b.identity().unwrap().user;
-        a.add_member(ws, bob_user, Role::Member).unwrap();
-        b.import_changes(&a.export_changes().unwrap()).unwrap();
+        let Pair {
+            mut a,
+            mut b,
+            ws,
+            general,
+            key,
+        } = ada_and_bob(tmp.path());
         let doc = DocId::channel(ws, general, 0);
         let bob = DeviceKeys::generate();
         let bk = bob.public().sign;
@@ -1669,6 +1682,7 @@ mod tests {
         let later = SymKey::generate(key.epoch + 1);
         let n = 3 * OPEN_PARALLEL_MIN;
         let mut entries = Vec::new();
+        let mut later_seq = 0;
         let mut head = b.doc_state(&doc).unwrap().map(|s| s.0).unwrap_or_default();
         for i in 0..n {
             b.send(general, &format!("message {i}"), Default::default())
@@ -1683,7 +1697,10 @@ mod tests {
                     seal(&stranger, &change),
                 )),
                 100 => entries.push(entry(entries.len() as u64 + 1, bk, seal(&key, b"\xff\xff"))),
-                150 => entries.push(entry(entries.len() as u64 + 1, bk, seal(&later, &change))),
+                150 => {
+                    later_seq = entries.len() as u64 + 1;
+                    entries.push(entry(later_seq, bk, seal(&later, &change)));
+                }
                 _ => {}
             }
         }
@@ -1705,7 +1722,18 @@ mod tests {
         let l = view.logs.iter().find(|l| l.kind == "workspace").unwrap();
         assert_eq!(l.cursor, entries.len() as u64);
         // Two refused, and the one waiting for its key (shown as unreadable until then).
-        assert_eq!(a.store.held_count(&ws.to_string()).unwrap(), 1);
+        let held: Vec<u64> = a
+            .store
+            .held_entries(&ws.to_string())
+            .unwrap()
+            .into_iter()
+            .map(|(seq, _, _)| seq)
+            .collect();
+        assert_eq!(
+            held,
+            vec![later_seq],
+            "the entry held is the one of the later epoch"
+        );
         assert_eq!(l.unreadable, 3, "{l:?}");
     }
 
