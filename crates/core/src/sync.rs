@@ -213,13 +213,16 @@ fn open_one(env: &Envelope, keys: &HashMap<u32, Vec<SymKey>>) -> Opened {
 
 /// Verifies, decrypts and decodes a batch's envelopes on every core, in order.
 fn open_all(wanted: &[Sealed], keys: &HashMap<u32, Vec<SymKey>>) -> Vec<Opened> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads == 1 || wanted.len() < OPEN_PARALLEL_MIN {
+    // Asked once: on Linux the answer reads the cgroup's files.
+    static CORES: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    });
+    if wanted.len() < OPEN_PARALLEL_MIN || *CORES == 1 {
         return wanted.iter().map(|w| open_one(&w.env, keys)).collect();
     }
     std::thread::scope(|s| {
         let parts: Vec<_> = wanted
-            .chunks(wanted.len().div_ceil(threads))
+            .chunks(wanted.len().div_ceil(*CORES))
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
