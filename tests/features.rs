@@ -3,7 +3,7 @@
 
 use weft_core::{NewEvent, NewTask, SendOptions};
 use weft_domain::{
-    Attachment, DomainError, EventType, FileMeta, IntegrationKind, Role, RunStatus, Timestamp,
+    DomainError, EventType, IntegrationKind, Role, RunStatus, Timestamp,
     time::{DAY_MS, MINUTE_MS},
 };
 use weft_test_support::{Replica, T0, clock, exchange, team};
@@ -44,12 +44,16 @@ fn search_filters_narrow_results_the_way_slack_does() {
             SendOptions::default(),
         )
         .unwrap();
-    let att = Attachment {
-        name: "billing.pdf".into(),
-        size: 10,
-        mime: "application/pdf".into(),
-        file: None,
-    };
+    let att = b
+        .engine
+        .stage_file(
+            ws,
+            "billing.pdf",
+            "application/pdf",
+            10,
+            &mut &b"%PDF-1.7\n\n"[..],
+        )
+        .unwrap();
     // A minute later, so that "newest first" has one answer (messages in the same
     // millisecond are ordered by id, the same on every replica).
     c.advance_ms(MINUTE_MS);
@@ -471,51 +475,49 @@ fn files_and_integrations_are_recorded_and_listed() {
     let c = clock();
     let mut a = Replica::new("ada", &c);
     let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
-    let hash = "ab".repeat(32);
-    a.engine
-        .add_file(
+    let body = b"quarterly figures".to_vec();
+    let staged = a
+        .engine
+        .stage_file(
             ws,
-            FileMeta {
-                name: "Q3 report.pdf".into(),
-                size: 1234,
-                mime: "application/pdf".into(),
-                hash: hash.clone(),
-                ..FileMeta::default()
-            },
+            "Q3 report.pdf",
+            "application/pdf",
+            body.len() as u64,
+            &mut &body[..],
         )
         .unwrap();
+    // Staged is not shared: nobody sees it listed until it is sent or shared.
+    assert!(a.engine.files(ws, None).unwrap().is_empty());
+    a.engine.share_file(ws, staged.file.unwrap()).unwrap();
     assert_eq!(a.engine.files(ws, Some("q3")).unwrap().len(), 1);
     assert!(a.engine.files(ws, Some("q4")).unwrap().is_empty());
     assert_eq!(
         a.engine.search(ws, "report", false, 10).unwrap().others[0].kind,
         "file"
     );
+    // Over the size limit, a path for a name, or fewer bytes than announced: refused.
+    let err = a
+        .engine
+        .stage_file(
+            ws,
+            "x",
+            "",
+            weft_domain::file::MAX_FILE_BYTES + 1,
+            &mut &b""[..],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("at most"), "{err}");
     assert!(
         a.engine
-            .add_file(
-                ws,
-                FileMeta {
-                    name: "x".into(),
-                    size: 2 << 30,
-                    hash: hash.clone(),
-                    ..FileMeta::default()
-                }
-            )
+            .stage_file(ws, "../etc/passwd", "", 1, &mut &b"x"[..])
             .is_err()
     );
     assert!(
         a.engine
-            .add_file(
-                ws,
-                FileMeta {
-                    name: "../etc/passwd".into(),
-                    size: 1,
-                    hash,
-                    ..FileMeta::default()
-                }
-            )
+            .stage_file(ws, "short.txt", "", 10, &mut &b"abc"[..])
             .is_err()
     );
+    assert_eq!(a.engine.files(ws, None).unwrap().len(), 1);
     let i = a
         .engine
         .add_integration(

@@ -249,8 +249,16 @@ fn three_people_sync_through_a_relay_that_cannot_read_them() {
 
     // The relay's files hold none of the text anyone wrote.
     let mut bytes = Vec::new();
-    for f in std::fs::read_dir(tmp.path().join("relay")).unwrap() {
-        bytes.extend(std::fs::read(f.unwrap().path()).unwrap());
+    let mut dirs = vec![tmp.path().join("relay")];
+    while let Some(d) = dirs.pop() {
+        for f in std::fs::read_dir(d).unwrap() {
+            let p = f.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                bytes.extend(std::fs::read(p).unwrap());
+            }
+        }
     }
     assert!(bytes.len() > 10_000);
     for secret in [

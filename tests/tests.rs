@@ -12,6 +12,8 @@
 //!   delete, concurrent field edits, reactions.
 //! - `features`    — search filters, the start-up heads check, subscriptions, analytics, files,
 //!   integrations, calendar views and ICS through the engine.
+//! - `files`       — files through a real relay: a private channel's attachment fetched whole
+//!   by a member and refused to others, damaged chunks never taken for content.
 //! - `hostile`     — malformed change files, truncated databases, absurd sizes, invalid UTF-8,
 //!   wrong time zones: a clear error, nothing lost.
 //! - `timers`      — scheduled messages and reminders fire offline, and once after a restart.
@@ -35,6 +37,7 @@ mod cli;
 mod convergence;
 mod crash;
 mod features;
+mod files;
 mod hostile;
 mod inbox;
 mod live;

@@ -527,11 +527,23 @@ pub enum LabelCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum FileCmd {
-    /// Share a file from disk (records its name, size, type and SHA-256).
+    /// Attach a file from disk: to a new message in `--channel` (with `--text`), or shared
+    /// with the whole workspace. Its content is sealed into the chunk cache and goes to the
+    /// relay with the next `weft sync`.
     Add {
         path: PathBuf,
         #[arg(long)]
         channel: Option<String>,
+        /// The message's text (with `--channel`).
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Write a file's content to `--out`. Chunks not here yet are asked of the relay: run
+    /// `weft sync`, then this again.
+    Get {
+        id: Id,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Files, newest first; `--name` matches part of the name.
     List {
@@ -2289,60 +2301,46 @@ fn mime_of(path: &std::path::Path) -> &'static str {
 fn file(c: &mut Ctx, cmd: FileCmd) -> Result<()> {
     let ws = c.ws()?;
     match cmd {
-        FileCmd::Add { path, channel } => {
-            use sha2::Digest;
-            use std::io::Read;
+        FileCmd::Add {
+            path,
+            channel,
+            text,
+        } => {
             let meta =
                 std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
-            if meta.len() > weft_domain::file::MAX_FILE_BYTES {
-                bail!(weft_core::CoreError::Invalid(
-                    weft_domain::DomainError::Invalid(format!(
-                        "{} is {} bytes; files are at most {} bytes",
-                        path.display(),
-                        meta.len(),
-                        weft_domain::file::MAX_FILE_BYTES
-                    ))
-                ));
-            }
-            let mut hasher = sha2::Sha256::new();
-            let mut f = std::fs::File::open(&path)
-                .with_context(|| format!("opening {}", path.display()))?;
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-            }
-            let hash: String = hasher
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
             let name = path
                 .file_name()
                 .and_then(|n| n.to_str())
                 .context("file name is not UTF-8")?
                 .to_owned();
-            let channel = channel.map(|ch| c.channel(&ch)).transpose()?;
-            let fm = weft_domain::FileMeta {
-                name,
-                size: meta.len(),
-                mime: mime_of(&path).into(),
-                hash,
-                channel,
-                ..Default::default()
+            let mut f = std::fs::File::open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            let staged =
+                c.e.stage_file(ws, &name, mime_of(&path), meta.len(), &mut f)?;
+            let id = staged.file.context("staged file without id")?;
+            let fm = match channel {
+                Some(ch) => {
+                    let ch = c.channel(&ch)?;
+                    c.e.send(
+                        ch,
+                        &text,
+                        SendOptions {
+                            attachments: vec![staged],
+                            ..SendOptions::default()
+                        },
+                    )?;
+                    c.e.file(id)?
+                }
+                None => c.e.share_file(ws, id)?,
             };
-            let fm = c.e.add_file(ws, fm)?;
-            c.ok(&fm, || {
-                format!(
-                    "{}  {}  {} bytes",
-                    fm.id.map(|i| i.to_string()).unwrap_or_default(),
-                    fm.name,
-                    fm.size
-                )
-            })
+            c.ok(&fm, || format!("{id}  {}  {} bytes", fm.name, fm.size))
+        }
+        FileCmd::Get { id, out } => {
+            let n = c.e.save_file(id, &out)?;
+            c.ok(
+                &serde_json::json!({ "file": id, "out": out, "bytes": n }),
+                || format!("{} bytes to {}", n, out.display()),
+            )
         }
         FileCmd::List { name } => {
             let v = c.e.files(ws, name.as_deref())?;
@@ -2350,7 +2348,8 @@ fn file(c: &mut Ctx, cmd: FileCmd) -> Result<()> {
                 v.iter()
                     .map(|f| {
                         format!(
-                            "{}  {}  {} bytes  {}",
+                            "{}  {}  {}  {} bytes  {}",
+                            f.id.map(|i| i.to_string()).unwrap_or_default(),
                             when(f.created_at.0),
                             f.name,
                             f.size,

@@ -1,7 +1,8 @@
 //! `weft`: the Weft command-line client, for people, scripts and bots.
 //!
 //! `weft [--data-dir DIR] [--json] <noun> <verb> ...`. Exit codes: 0 ok, 1 other error,
-//! 2 usage, 3 invalid input, 4 not found, 5 forbidden, 6 data directory damaged or too new.
+//! 2 usage, 3 invalid input, 4 not found, 5 forbidden, 6 data directory (or a file's content)
+//! damaged or too new, 7 a file's content not here yet.
 
 // Printing results is what these binaries are for; the lint guards the libraries.
 #![allow(clippy::print_stdout)]
@@ -59,6 +60,7 @@ fn exit_code(kind: &str) -> u8 {
         "not_found" | "no_profile" => 4,
         "forbidden" => 5,
         "corrupt" | "too_new" => 6,
+        "not_here_yet" => 7,
         _ => 1,
     }
 }

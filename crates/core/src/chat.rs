@@ -368,7 +368,12 @@ impl Engine {
     /// Sends a message. Sending again with the same client id returns the first message.
     pub fn send(&mut self, channel: Id, text: &str, opts: SendOptions) -> Result<Message> {
         let me = self.me()?.user;
-        let text = validate::message_body(text)?;
+        // A message may be only its attachments, as in Slack.
+        let text = if opts.attachments.is_empty() {
+            validate::message_body(text)?
+        } else {
+            validate::text("message", text, validate::MAX_MESSAGE)?
+        };
         if opts.attachments.len() > 50 {
             return Err(DomainError::Invalid("at most 50 attachments per message".into()).into());
         }
@@ -401,6 +406,19 @@ impl Engine {
         }
         let now = self.now();
         let id = opts.id.unwrap_or_else(|| self.new_id());
+        let mut attachments = opts.attachments;
+        // Files staged for this message get their records in the message's own document
+        // (under the channel's key), written in the same change as the message.
+        let files = self.staged_for(ws, &mut attachments)?;
+        for a in &mut attachments {
+            if let Some((_, f)) = files.iter().find(|(fid, _)| Some(*fid) == a.file) {
+                a.record = Some(weft_domain::FileMeta {
+                    channel: Some(channel),
+                    message: Some(id),
+                    ..f.clone()
+                });
+            }
+        }
         let m = Message {
             id: None,
             channel: None,
@@ -408,14 +426,16 @@ impl Engine {
             text,
             parent: opts.parent,
             created_at: now,
-            attachments: opts.attachments,
+            attachments,
             broadcast: opts.broadcast,
             ..Message::default()
         };
         let segment = self.current_segment(ws, channel, &c)?;
+        self.queue_uploads(ws, &files)?;
         self.edit(&DocId::channel(ws, channel, segment), |e| {
             e.create("messages", &id.to_string(), &m)
         })?;
+        self.unstage(&files);
         Ok(Message {
             id: Some(id),
             channel: Some(channel),

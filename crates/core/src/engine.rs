@@ -72,6 +72,8 @@ pub struct Engine {
     pub(crate) live: crate::sync::Live,
     /// Most changes one push carries.
     pub(crate) push_changes: usize,
+    /// Files sealed into the chunk cache and not yet sent: id → (workspace, record).
+    pub(crate) staged: std::collections::BTreeMap<Id, (Id, weft_domain::FileMeta)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -193,6 +195,7 @@ impl Engine {
             call_notify: Default::default(),
             live: Default::default(),
             push_changes: crate::sync::PUSH_CHANGES,
+            staged: Default::default(),
         };
         e.check_heads()?;
         e.reload_notify_state()?;

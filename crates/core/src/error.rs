@@ -56,6 +56,12 @@ pub enum CoreError {
          label or under another vault key"
     )]
     Unseal { label: String },
+    /// A file's content is not all here yet; its missing chunks have been asked for.
+    #[error("{0}")]
+    NotHereYet(String),
+    /// A file's content, a chunk of it, or a chunk from the relay is not what its record says.
+    #[error("{0}")]
+    FileDamaged(String),
 }
 
 impl CoreError {
@@ -87,6 +93,8 @@ impl CoreError {
             CoreError::Crypto(_) => "crypto",
             CoreError::Relay { .. } => "relay",
             CoreError::Net(_) => "network",
+            CoreError::NotHereYet(_) => "not_here_yet",
+            CoreError::FileDamaged(_) => "corrupt",
         }
     }
 }

@@ -26,6 +26,13 @@ pub fn relay_client_config() -> WebSocketConfig {
 
 /// Pushes in flight at once (the relay's rate limit allows bursts of a few hundred).
 pub const WINDOW: usize = 64;
+/// File chunks (up to 1 MiB each) being uploaded at once.
+pub const CHUNK_UPLOADS: usize = 4;
+/// File chunks asked for at once.
+pub const CHUNK_FETCHES: usize = 8;
+/// How long a chunk the relay did not have (or sent damaged) waits before it is asked again,
+/// and uploads wait after the relay said the workspace's files are over its quota.
+pub const CHUNK_RETRY: Duration = Duration::from_secs(30);
 /// How long connecting and the handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait between reconnection attempts.
@@ -219,6 +226,13 @@ async fn connection(
     // Whether the access lists this device should publish may have changed.
     let mut recheck_access = false;
     let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    // File chunks in flight each way, chunks not to ask for again before a moment, and when
+    // uploads may go again after a quota refusal.
+    let mut chunks_up: std::collections::BTreeSet<[u8; 32]> = Default::default();
+    let mut chunks_down: std::collections::BTreeSet<[u8; 32]> = Default::default();
+    let mut chunks_later: std::collections::HashMap<[u8; 32], std::time::Instant> =
+        Default::default();
+    let mut uploads_from = std::time::Instant::now();
     loop {
         let mut out: Vec<ClientFrame> = Vec::new();
         let first = tokio::select! {
@@ -315,6 +329,21 @@ async fn connection(
                         let _ = lock(engine).sync_ephemeral(log, &data);
                     }
                     Event::Pong { .. } => {}
+                    Event::ChunkStored { log, chunk } => {
+                        chunks_up.remove(&chunk);
+                        lock(engine).sync_chunk_stored(log, chunk)?;
+                    }
+                    Event::Chunk { log, chunk, data } => {
+                        chunks_down.remove(&chunk);
+                        if let Err(e) = lock(engine).sync_chunk(log, chunk, &data) {
+                            tracing::warn!(error = %e, "file chunk refused");
+                            chunks_later.insert(chunk, std::time::Instant::now());
+                        }
+                    }
+                    Event::NoChunk { chunk, .. } => {
+                        chunks_down.remove(&chunk);
+                        chunks_later.insert(chunk, std::time::Instant::now());
+                    }
                     Event::Refused {
                         code,
                         message,
@@ -334,6 +363,11 @@ async fn connection(
                                 // Our list lost a race or was stale; the relay's comes next.
                                 access_sent.pop_front();
                                 tracing::warn!(%message, "access list refused");
+                            }
+                            ErrorCode::Quota => {
+                                tracing::warn!(%message, "file upload refused");
+                                chunks_up.clear();
+                                uploads_from = std::time::Instant::now() + CHUNK_RETRY;
                             }
                             ErrorCode::NotMember => {
                                 let _ = ws.close(None).await;
@@ -377,10 +411,50 @@ async fn connection(
                         more.push((*log, blob, data));
                     }
                 }
+                // File chunks, a few at a time each way, once the log is caught up.
+                let mut ups = Vec::new();
+                let mut downs = Vec::new();
+                if session.up_to_date() {
+                    chunks_later.retain(|_, t| t.elapsed() < CHUNK_RETRY);
+                    let later: std::collections::BTreeSet<[u8; 32]> =
+                        chunks_later.keys().copied().collect();
+                    let skip_down: std::collections::BTreeSet<[u8; 32]> =
+                        later.union(&chunks_down).copied().collect();
+                    for log in &logs {
+                        let room = CHUNK_UPLOADS.saturating_sub(chunks_up.len() + ups.len());
+                        if room > 0 && std::time::Instant::now() >= uploads_from {
+                            for (c, data) in e.sync_chunk_uploads(*log, room, &chunks_up)? {
+                                ups.push((*log, c, data));
+                            }
+                        }
+                        let room = CHUNK_FETCHES.saturating_sub(chunks_down.len() + downs.len());
+                        if room > 0 {
+                            for c in e.sync_chunk_fetches(*log, room, &skip_down)? {
+                                downs.push((*log, c));
+                            }
+                        }
+                    }
+                }
+                for (log, chunk, data) in ups {
+                    chunks_up.insert(chunk);
+                    out.push(ClientFrame::PutChunk {
+                        workspace: log,
+                        chunk,
+                        data,
+                    });
+                }
+                for (log, chunk) in downs {
+                    chunks_down.insert(chunk);
+                    out.push(ClientFrame::GetChunk {
+                        workspace: log,
+                        chunk,
+                    });
+                }
                 // Counting the outbox costs a scan: only when it may be the last word.
                 let quiet = session.up_to_date()
                     && session.inflight() + more.len() == 0
-                    && access_sent.is_empty();
+                    && access_sent.is_empty()
+                    && chunks_up.is_empty();
                 let pending = if quiet || last_count.elapsed() > Duration::from_millis(250) {
                     last_count = std::time::Instant::now();
                     e.sync_pending(account)?
@@ -393,7 +467,11 @@ async fn connection(
             for (log, blob, data) in more {
                 out.push(session.push(log, blob, data));
             }
-            let done = session.up_to_date() && session.inflight() == 0 && access_sent.is_empty();
+            let done = session.up_to_date()
+                && session.inflight() == 0
+                && access_sent.is_empty()
+                && chunks_up.is_empty()
+                && chunks_down.is_empty();
             let _ = status.send(if done && pending == 0 {
                 SyncStatus::UpToDate
             } else {

@@ -358,11 +358,12 @@ impl Engine {
         Ok(out)
     }
 
-    /// Local changes not yet acknowledged by the relay, over an account's logs.
+    /// Local changes not yet acknowledged by the relay, and file chunks not yet stored on it,
+    /// over an account's logs.
     pub fn sync_pending(&mut self, account: i64) -> Result<u64> {
         let mut n = 0;
         for l in self.store.sync_logs(Some(account))? {
-            n += self.store.outbox_len(&l.log)?;
+            n += self.store.outbox_len(&l.log)? + self.chunks_to_upload(&l.log)?;
         }
         Ok(n)
     }

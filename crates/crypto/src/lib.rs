@@ -5,6 +5,7 @@
 //! - [`Envelope`]: XChaCha20-Poly1305 ciphertext with workspace, document, epoch and author
 //!   bound as associated data, signed by the author device.
 //! - [`wrap_key`] / [`unwrap_key`]: a symmetric key sealed to one member device.
+//! - [`FileKey`], [`seal_chunk`] / [`open_chunk`]: a file's content in sealed chunks.
 //! - [`InviteSecret`]: the secret in an invite link's fragment, and what it derives.
 //! - [`seal_with_passphrase`]: device secrets at rest where no keychain answers (Argon2id).
 //!
@@ -12,6 +13,7 @@
 
 mod envelope;
 mod error;
+mod file;
 mod invite;
 mod keys;
 mod passphrase;
@@ -19,6 +21,7 @@ mod wrap;
 
 pub use envelope::{Envelope, MAX_DOC_ID, MAX_PAYLOAD};
 pub use error::CryptoError;
+pub use file::{CHUNK, CHUNK_OVERHEAD, FileKey, open_chunk, seal_chunk};
 pub use invite::InviteSecret;
 pub use keys::{DeviceKeys, DevicePublic, SymKey, verify};
 pub use passphrase::{open_with_passphrase, seal_with_passphrase};

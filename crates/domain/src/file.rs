@@ -15,8 +15,19 @@ pub struct FileMeta {
     pub name: String,
     pub size: u64,
     pub mime: String,
-    /// SHA-256 of the content, hex: the blob store's address.
+    /// SHA-256 of the content, hex: checked when the content is put back together.
     pub hash: String,
+    /// The content key (hex, XChaCha20-Poly1305), as secret as the document holding this
+    /// record: the relay keeps the sealed chunks and cannot open them.
+    pub key: String,
+    /// The sealed chunks in order, each named by the SHA-256 of its bytes (hex): their
+    /// address in the local chunk cache and on the relay.
+    pub chunks: Vec<String>,
+    /// A small JPEG preview of an image, as a `data:` URL, made when it was attached.
+    pub thumbnail: Option<String>,
+    /// An image's size in pixels.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
     pub uploaded_by: Option<Id>,
     pub channel: Option<Id>,
     pub message: Option<Id>,

@@ -48,7 +48,11 @@ pub struct Edit {
     pub replaced_at: Timestamp,
 }
 
-/// A file attached by reference (content lives in the blob store).
+/// A file attached to a message. The content lives in sealed chunks (local cache and relay);
+/// a file attached with the message carries its whole record here, so it is written in the
+/// message's own change, under the channel's key, and a private channel's files stay its
+/// members' (documents keep a fixed set of collections, so the record cannot go beside the
+/// message). A reference to a file shared earlier has no record: that one is in the workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
@@ -57,6 +61,7 @@ pub struct Attachment {
     pub name: String,
     pub size: u64,
     pub mime: String,
+    pub record: Option<crate::FileMeta>,
 }
 
 /// Who a message mentions.

@@ -2,8 +2,8 @@
 
 use crate::codec::{Reader, Writer};
 use crate::{
-    BlobId, DecodeError, DeviceKey, MAX_BLOB, MAX_ENTRIES, MAX_EPHEMERAL, MAX_FRAME, MAX_MESSAGE,
-    MAX_VERSIONS, WorkspaceId,
+    BlobId, ChunkId, DecodeError, DeviceKey, MAX_BLOB, MAX_CHUNK, MAX_ENTRIES, MAX_EPHEMERAL,
+    MAX_FRAME, MAX_MESSAGE, MAX_VERSIONS, WorkspaceId,
 };
 
 /// What a client sends.
@@ -61,6 +61,18 @@ pub enum ClientFrame {
     Ping {
         nonce: u64,
     },
+    /// Stores a file chunk for a workspace's members; `chunk` is the SHA-256 of `data`.
+    /// Idempotent; answered by `ChunkStored` once durable.
+    PutChunk {
+        workspace: WorkspaceId,
+        chunk: ChunkId,
+        data: Vec<u8>,
+    },
+    /// Asks for a stored file chunk; answered by `Chunk` or `NoChunk`.
+    GetChunk {
+        workspace: WorkspaceId,
+        chunk: ChunkId,
+    },
 }
 
 /// One log entry as delivered.
@@ -104,6 +116,8 @@ pub enum ErrorCode {
     Storage = 13,
     /// The relay is shutting down.
     ShuttingDown = 14,
+    /// The workspace's file storage on the relay is full.
+    Quota = 15,
 }
 
 impl ErrorCode {
@@ -124,6 +138,7 @@ impl ErrorCode {
             12 => Protocol,
             13 => Storage,
             14 => ShuttingDown,
+            15 => Quota,
             _ => return None,
         })
     }
@@ -174,6 +189,23 @@ pub enum RelayFrame {
     Error {
         code: ErrorCode,
         message: String,
+    },
+    /// A file chunk is durable on the relay.
+    ChunkStored {
+        workspace: WorkspaceId,
+        chunk: ChunkId,
+    },
+    /// A file chunk asked for.
+    Chunk {
+        workspace: WorkspaceId,
+        chunk: ChunkId,
+        data: Vec<u8>,
+    },
+    /// The relay does not hold the chunk asked for (not uploaded yet, or not in this
+    /// workspace).
+    NoChunk {
+        workspace: WorkspaceId,
+        chunk: ChunkId,
     },
 }
 
@@ -262,6 +294,18 @@ impl ClientFrame {
                 w = Writer::tag(9);
                 w.u64(*nonce);
             }
+            ClientFrame::PutChunk {
+                workspace,
+                chunk,
+                data,
+            } => {
+                w = Writer::tag(10);
+                w.raw(workspace).raw(chunk).bytes(data);
+            }
+            ClientFrame::GetChunk { workspace, chunk } => {
+                w = Writer::tag(11);
+                w.raw(workspace).raw(chunk);
+            }
         }
         w.buf
     }
@@ -325,6 +369,15 @@ impl ClientFrame {
             }
             9 => ClientFrame::Ping {
                 nonce: r.u64("nonce")?,
+            },
+            10 => ClientFrame::PutChunk {
+                workspace: r.array("workspace")?,
+                chunk: r.array("chunk id")?,
+                data: r.bytes("chunk", MAX_CHUNK)?,
+            },
+            11 => ClientFrame::GetChunk {
+                workspace: r.array("workspace")?,
+                chunk: r.array("chunk id")?,
             },
             t => return Err(DecodeError::UnknownTag(t)),
         };
@@ -396,6 +449,22 @@ impl RelayFrame {
                 }
                 w.u16(*code as u16).bytes(&message.as_bytes()[..end]);
             }
+            RelayFrame::ChunkStored { workspace, chunk } => {
+                w = Writer::tag(10);
+                w.raw(workspace).raw(chunk);
+            }
+            RelayFrame::Chunk {
+                workspace,
+                chunk,
+                data,
+            } => {
+                w = Writer::tag(11);
+                w.raw(workspace).raw(chunk).bytes(data);
+            }
+            RelayFrame::NoChunk { workspace, chunk } => {
+                w = Writer::tag(12);
+                w.raw(workspace).raw(chunk);
+            }
         }
         w.buf
     }
@@ -463,6 +532,19 @@ impl RelayFrame {
                     message: r.string("error message", MAX_MESSAGE)?,
                 }
             }
+            10 => RelayFrame::ChunkStored {
+                workspace: r.array("workspace")?,
+                chunk: r.array("chunk id")?,
+            },
+            11 => RelayFrame::Chunk {
+                workspace: r.array("workspace")?,
+                chunk: r.array("chunk id")?,
+                data: r.bytes("chunk", MAX_CHUNK)?,
+            },
+            12 => RelayFrame::NoChunk {
+                workspace: r.array("workspace")?,
+                chunk: r.array("chunk id")?,
+            },
             t => return Err(DecodeError::UnknownTag(t)),
         };
         r.finish()?;

@@ -7,7 +7,10 @@
 //! The conversation: `Hello` → `Welcome{challenge}` → `Auth{signature}` (or `Join` with an
 //! invite) → `Ready`; then any number of `Push` (answered by `Ack` once durable), `Subscribe`
 //! (answered by an optional `Snapshot`, then `Entries` for everything after the cursor, then
-//! `Entries` as new blobs arrive), `PutSnapshot`, `SetAccess`, `Ephemeral` and `Ping`.
+//! `Entries` as new blobs arrive), `PutSnapshot`, `SetAccess`, `Ephemeral` and `Ping`; and for
+//! files, `PutChunk` (answered by `ChunkStored` once durable) and `GetChunk` (answered by
+//! `Chunk` or `NoChunk`): encrypted pieces of files, addressed by the SHA-256 of their bytes,
+//! kept by the relay outside the log.
 
 mod access;
 mod codec;
@@ -29,6 +32,9 @@ pub const VERSIONS: &[u16] = &[1];
 pub const MAX_BLOB: usize = (8 << 20) + 4096;
 /// Largest frame either side sends; a larger one is refused unread.
 pub const MAX_FRAME: usize = MAX_BLOB + 4096;
+/// Largest file chunk: a sealed piece of a file (at most 1 MiB of content, the AEAD tag and
+/// some room).
+pub const MAX_CHUNK: usize = (1 << 20) + 1024;
 /// Largest ephemeral payload (presence, typing, call signalling).
 pub const MAX_EPHEMERAL: usize = 64 * 1024;
 /// Most entries in one `Entries` frame.
@@ -44,6 +50,8 @@ pub const MAX_MEMBERS: usize = 10_000;
 pub type WorkspaceId = [u8; 16];
 /// A blob id, made by the client (idempotency key).
 pub type BlobId = [u8; 16];
+/// A file chunk's address: the SHA-256 of its (encrypted) bytes, which the relay checks.
+pub type ChunkId = [u8; 32];
 /// A device's Ed25519 public key.
 pub type DeviceKey = [u8; 32];
 

@@ -47,6 +47,15 @@ fn client_frames() -> Vec<ClientFrame> {
             data: vec![],
         },
         ClientFrame::Ping { nonce: 77 },
+        ClientFrame::PutChunk {
+            workspace: [3; 16],
+            chunk: [10; 32],
+            data: vec![11; 300],
+        },
+        ClientFrame::GetChunk {
+            workspace: [3; 16],
+            chunk: [10; 32],
+        },
     ]
 }
 
@@ -100,6 +109,23 @@ fn relay_frames() -> Vec<RelayFrame> {
             code: ErrorCode::RateLimited,
             message: "slow down: 200 frames/s".into(),
         },
+        RelayFrame::Error {
+            code: ErrorCode::Quota,
+            message: "full".into(),
+        },
+        RelayFrame::ChunkStored {
+            workspace: [3; 16],
+            chunk: [10; 32],
+        },
+        RelayFrame::Chunk {
+            workspace: [3; 16],
+            chunk: [10; 32],
+            data: vec![11; 300],
+        },
+        RelayFrame::NoChunk {
+            workspace: [3; 16],
+            chunk: [10; 32],
+        },
     ]
 }
 
@@ -152,6 +178,18 @@ fn wrong_frames_get_precise_errors() {
             field: "blob",
             len: MAX_BLOB + 1,
             max: MAX_BLOB
+        })
+    );
+    // A chunk over its own limit (far under a frame's) is refused by its length alone.
+    let mut chunk = vec![10u8];
+    chunk.extend_from_slice(&[0; 48]);
+    chunk.extend_from_slice(&(MAX_CHUNK as u32 + 1).to_le_bytes());
+    assert_eq!(
+        ClientFrame::decode(&chunk),
+        Err(DecodeError::TooLong {
+            field: "chunk",
+            len: MAX_CHUNK + 1,
+            max: MAX_CHUNK
         })
     );
     // A hello listing a billion versions is refused before allocating for them.

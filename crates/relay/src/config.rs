@@ -34,6 +34,9 @@ pub struct Limits {
     pub conns_per_addr: usize,
     /// Open connections in all (`WEFT_RELAY_MAX_CONNS`).
     pub max_conns: usize,
+    /// Bytes of file chunks kept per workspace (`WEFT_RELAY_FILE_QUOTA`); an upload past it
+    /// gets `Quota`.
+    pub file_quota: u64,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Limits {
             handshake_s: 10,
             conns_per_addr: 64,
             max_conns: 20_000,
+            file_quota: 10 << 30,
         }
     }
 }
@@ -144,6 +148,9 @@ impl Config {
         }
         if let Some(v) = env("WEFT_RELAY_MAX_CONNS") {
             c.limits.max_conns = parse("WEFT_RELAY_MAX_CONNS", v)?;
+        }
+        if let Some(v) = env("WEFT_RELAY_FILE_QUOTA") {
+            c.limits.file_quota = parse("WEFT_RELAY_FILE_QUOTA", v)?;
         }
         c.validate()?;
         Ok(c)

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use weft_proto::ErrorCode;
 
-const CODES: [(ErrorCode, &str); 14] = [
+const CODES: [(ErrorCode, &str); 15] = [
     (ErrorCode::Version, "version"),
     (ErrorCode::Auth, "auth"),
     (ErrorCode::NotMember, "not_member"),
@@ -18,6 +18,7 @@ const CODES: [(ErrorCode, &str); 14] = [
     (ErrorCode::Protocol, "protocol"),
     (ErrorCode::Storage, "storage"),
     (ErrorCode::ShuttingDown, "shutting_down"),
+    (ErrorCode::Quota, "quota"),
 ];
 
 #[derive(Default)]
@@ -32,7 +33,10 @@ pub struct Metrics {
     pub bytes_in_total: AtomicU64,
     pub bytes_out_total: AtomicU64,
     pub commits_total: AtomicU64,
-    errors: [AtomicU64; 14],
+    pub chunks_stored_total: AtomicU64,
+    pub chunk_bytes_stored_total: AtomicU64,
+    pub chunks_served_total: AtomicU64,
+    errors: [AtomicU64; 15],
 }
 
 impl Metrics {
@@ -118,6 +122,24 @@ impl Metrics {
             "counter",
             "Durable storage transactions.",
             &self.commits_total,
+        );
+        one(
+            "chunks_stored_total",
+            "counter",
+            "File chunks stored.",
+            &self.chunks_stored_total,
+        );
+        one(
+            "chunk_bytes_stored_total",
+            "counter",
+            "Bytes of file chunks stored.",
+            &self.chunk_bytes_stored_total,
+        );
+        one(
+            "chunks_served_total",
+            "counter",
+            "File chunks sent to members.",
+            &self.chunks_served_total,
         );
         s.push_str("# HELP weft_relay_errors_total Errors sent to clients, by code.\n# TYPE weft_relay_errors_total counter\n");
         for (i, (_, name)) in CODES.iter().enumerate() {

@@ -3,7 +3,7 @@
 
 use crate::config::Limits;
 use crate::metrics::Metrics;
-use crate::storage::{NewEntry, Snapshot, Storage};
+use crate::storage::{ChunkPut, NewEntry, Snapshot, Storage};
 use axum::{
     Router,
     body::Bytes,
@@ -16,6 +16,7 @@ use axum::{
 };
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -23,7 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use weft_proto::{
-    AccessList, ClientFrame, DeviceKey, Entry, ErrorCode, MAX_ENTRIES, RelayFrame, WorkspaceId,
+    AccessList, ChunkId, ClientFrame, DeviceKey, Entry, ErrorCode, MAX_ENTRIES, RelayFrame,
+    WorkspaceId,
 };
 
 /// Signature domains of the handshake (see `weft_crypto::DeviceKeys::sign`).
@@ -730,9 +732,82 @@ impl Conn {
                 }
             }
             ClientFrame::Ping { nonce } => self.queue(Out::Frame(RelayFrame::Pong { nonce })),
+            ClientFrame::PutChunk {
+                workspace,
+                chunk,
+                data,
+            } => self.put_chunk(workspace, chunk, data).await,
+            ClientFrame::GetChunk { workspace, chunk } => {
+                if !self.member(&workspace) {
+                    return;
+                }
+                let storage = self.shared.storage.clone();
+                let res = tokio::task::spawn_blocking(move || storage.chunk(&workspace, &chunk))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                match res {
+                    Ok(Some(data)) => {
+                        self.shared
+                            .metrics
+                            .chunks_served_total
+                            .fetch_add(1, Relaxed);
+                        self.queue(Out::Frame(RelayFrame::Chunk {
+                            workspace,
+                            chunk,
+                            data,
+                        }));
+                    }
+                    Ok(None) => self.queue(Out::Frame(RelayFrame::NoChunk { workspace, chunk })),
+                    Err(e) => self.error(ErrorCode::Storage, e),
+                }
+            }
             ClientFrame::Hello { .. } | ClientFrame::Auth { .. } | ClientFrame::Join { .. } => {
                 self.error(ErrorCode::Protocol, "already authenticated");
             }
+        }
+    }
+
+    /// A file chunk from a member, addressed by the SHA-256 of its bytes (checked here, so
+    /// that a chunk id names one content for everyone), within the workspace's quota.
+    async fn put_chunk(&mut self, workspace: WorkspaceId, chunk: ChunkId, data: Vec<u8>) {
+        if !self.member(&workspace) {
+            return;
+        }
+        let digest: [u8; 32] = Sha256::digest(&data).into();
+        if digest != chunk {
+            self.error(
+                ErrorCode::Malformed,
+                "chunk id is not the SHA-256 of its bytes; not stored",
+            );
+            return;
+        }
+        let storage = self.shared.storage.clone();
+        let quota = self.shared.limits.file_quota;
+        let len = data.len() as u64;
+        let res = tokio::task::spawn_blocking(move || {
+            storage.put_chunk(&workspace, &chunk, &data, quota)
+        })
+        .await;
+        match res {
+            Ok(Ok(ChunkPut::Stored)) => {
+                let m = &self.shared.metrics;
+                m.chunks_stored_total.fetch_add(1, Relaxed);
+                m.chunk_bytes_stored_total.fetch_add(len, Relaxed);
+                self.queue(Out::Frame(RelayFrame::ChunkStored { workspace, chunk }));
+            }
+            Ok(Ok(ChunkPut::Held)) => {
+                self.queue(Out::Frame(RelayFrame::ChunkStored { workspace, chunk }))
+            }
+            Ok(Ok(ChunkPut::OverQuota { used })) => self.error(
+                ErrorCode::Quota,
+                format!(
+                    "the workspace's files on this relay hold {used} bytes of {quota}; \
+                     a chunk of {len} bytes does not fit"
+                ),
+            ),
+            Ok(Err(e)) => self.error(ErrorCode::Storage, format!("chunk not stored: {e}")),
+            Err(e) => self.error(ErrorCode::Storage, format!("chunk not stored: {e}")),
         }
     }
 

@@ -5,9 +5,11 @@
 //! client's store (ARCHITECTURE.md), and what it stores has nothing in common with it.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use std::io::Write;
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Mutex;
-use weft_proto::{BlobId, DeviceKey, Entry, WorkspaceId};
+use weft_proto::{BlobId, ChunkId, DeviceKey, Entry, WorkspaceId};
 
 /// A storage failure; the client is told `Storage` and may retry.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,18 @@ pub struct Snapshot {
     pub data: Vec<u8>,
 }
 
+/// What storing a file chunk did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkPut {
+    Stored,
+    /// Already held (an upload repeated).
+    Held,
+    /// Storing it would take the workspace past its quota; `used` bytes are held.
+    OverQuota {
+        used: u64,
+    },
+}
+
 /// What the relay needs from a store. Every write is durable when it returns.
 pub trait Storage: Send + Sync + 'static {
     /// Appends blobs in one durable transaction, assigning each workspace's next sequence
@@ -91,14 +105,41 @@ pub trait Storage: Send + Sync + 'static {
         ws: &WorkspaceId,
         device: &DeviceKey,
     ) -> Result<Option<DeviceKey>, StorageError>;
+    /// Stores a file chunk for a workspace, durably, unless that takes the workspace's chunks
+    /// past `quota` bytes. The caller has checked that `id` is the SHA-256 of `data`.
+    fn put_chunk(
+        &self,
+        ws: &WorkspaceId,
+        id: &ChunkId,
+        data: &[u8],
+        quota: u64,
+    ) -> Result<ChunkPut, StorageError>;
+    /// A workspace's file chunk, if held.
+    fn chunk(&self, ws: &WorkspaceId, id: &ChunkId) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Bytes of file chunks held for a workspace.
+    fn chunk_bytes(&self, ws: &WorkspaceId) -> Result<u64, StorageError>;
 }
 
-const SCHEMA: i64 = 1;
+const SCHEMA: i64 = 2;
 
 /// SQLite (WAL, `synchronous=FULL`: a commit is on disk before a push is acknowledged).
+/// File chunks are files under `chunks/<workspace>/<id>` beside the database, which keeps
+/// their sizes (for quotas).
 pub struct SqliteStorage {
     write: Mutex<Connection>,
     read: Mutex<Connection>,
+    chunks: PathBuf,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |source| StorageError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl SqliteStorage {
@@ -142,11 +183,24 @@ impl SqliteStorage {
                  COMMIT;",
             )?;
         }
+        if found < 2 {
+            write.execute_batch(
+                "BEGIN;
+                 CREATE TABLE chunks (
+                   workspace BLOB NOT NULL, id BLOB NOT NULL, size INTEGER NOT NULL,
+                   PRIMARY KEY (workspace, id)) WITHOUT ROWID;
+                 PRAGMA user_version = 2;
+                 COMMIT;",
+            )?;
+        }
+        let chunks = dir.join("chunks");
+        std::fs::create_dir_all(&chunks).map_err(io(&chunks))?;
         let read = Connection::open(&path)?;
         read.pragma_update(None, "busy_timeout", 5000)?;
         Ok(SqliteStorage {
             write: Mutex::new(write),
             read: Mutex::new(read),
+            chunks,
         })
     }
 }
@@ -354,6 +408,72 @@ impl Storage for SqliteStorage {
         )
         .optional()?)
     }
+
+    fn put_chunk(
+        &self,
+        ws: &WorkspaceId,
+        id: &ChunkId,
+        data: &[u8],
+        quota: u64,
+    ) -> Result<ChunkPut, StorageError> {
+        // One writer at a time, so two uploads cannot both pass the quota check.
+        let c = lock(&self.write);
+        let held: Option<i64> = c
+            .prepare_cached("SELECT size FROM chunks WHERE workspace = ?1 AND id = ?2")?
+            .query_row(params![&ws[..], &id[..]], |r| r.get(0))
+            .optional()?;
+        if held.is_some() {
+            return Ok(ChunkPut::Held);
+        }
+        let used: i64 = c
+            .prepare_cached("SELECT COALESCE(SUM(size), 0) FROM chunks WHERE workspace = ?1")?
+            .query_row([&ws[..]], |r| r.get(0))?;
+        let used = used as u64;
+        if used + data.len() as u64 > quota {
+            return Ok(ChunkPut::OverQuota { used });
+        }
+        // Written aside, synced, then renamed into place and the folder synced: a chunk is
+        // whole or absent after a crash, and on disk before it is acknowledged.
+        let dir = self.chunks.join(hex(ws));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(hex(id));
+        let tmp = dir.join(format!("{}.part", hex(id)));
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(data).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&dir))?;
+        c.prepare_cached("INSERT INTO chunks(workspace, id, size) VALUES (?1, ?2, ?3)")?
+            .execute(params![&ws[..], &id[..], data.len() as i64])?;
+        Ok(ChunkPut::Stored)
+    }
+
+    fn chunk(&self, ws: &WorkspaceId, id: &ChunkId) -> Result<Option<Vec<u8>>, StorageError> {
+        let known = lock(&self.read)
+            .prepare_cached("SELECT 1 FROM chunks WHERE workspace = ?1 AND id = ?2")?
+            .query_row(params![&ws[..], &id[..]], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !known {
+            return Ok(None);
+        }
+        let path = self.chunks.join(hex(ws)).join(hex(id));
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    fn chunk_bytes(&self, ws: &WorkspaceId) -> Result<u64, StorageError> {
+        let used: i64 = lock(&self.read)
+            .prepare_cached("SELECT COALESCE(SUM(size), 0) FROM chunks WHERE workspace = ?1")?
+            .query_row([&ws[..]], |r| r.get(0))?;
+        Ok(used as u64)
+    }
 }
 
 fn blob16(b: &[u8]) -> BlobId {
@@ -441,6 +561,42 @@ mod tests {
         assert_eq!(s.admit(&ws, &[5; 32], &[3; 32], 2).unwrap(), None);
         assert_eq!(s.admitted_by(&ws, &[2; 32]).unwrap(), Some([5; 32]));
         assert_eq!(s.admitted_by(&ws, &[3; 32]).unwrap(), None);
+    }
+
+    #[test]
+    fn chunks_are_kept_per_workspace_within_the_quota() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStorage::open(dir.path()).unwrap();
+        assert_eq!(
+            s.put_chunk(&[1; 16], &[7; 32], b"abc", 5).unwrap(),
+            ChunkPut::Stored
+        );
+        assert_eq!(
+            s.put_chunk(&[1; 16], &[7; 32], b"abc", 5).unwrap(),
+            ChunkPut::Held
+        );
+        assert_eq!(
+            s.put_chunk(&[1; 16], &[8; 32], b"def", 5).unwrap(),
+            ChunkPut::OverQuota { used: 3 }
+        );
+        assert_eq!(
+            s.chunk(&[1; 16], &[7; 32]).unwrap().as_deref(),
+            Some(&b"abc"[..])
+        );
+        // Another workspace neither sees it nor shares its quota.
+        assert_eq!(s.chunk(&[2; 16], &[7; 32]).unwrap(), None);
+        assert_eq!(
+            s.put_chunk(&[2; 16], &[8; 32], b"def", 5).unwrap(),
+            ChunkPut::Stored
+        );
+        assert_eq!(s.chunk_bytes(&[1; 16]).unwrap(), 3);
+        drop(s);
+        // Kept across a restart.
+        let s = SqliteStorage::open(dir.path()).unwrap();
+        assert_eq!(
+            s.chunk(&[2; 16], &[8; 32]).unwrap().as_deref(),
+            Some(&b"def"[..])
+        );
     }
 
     #[test]

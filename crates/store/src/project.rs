@@ -320,6 +320,7 @@ impl Tx<'_> {
                 }
             };
         let _ = rowid;
+        self.project_attachments(ws, channel, key, &m)?;
         // A root may arrive after its replies (they can sit in a later segment): count its own
         // replies too, so the result does not depend on arrival order.
         let mut recount: Vec<&str> = vec![key];
@@ -341,6 +342,76 @@ impl Tx<'_> {
             inserted: old.is_none(),
             before,
         })
+    }
+
+    /// A file's row and search entry.
+    fn project_file(
+        &self,
+        ws: &str,
+        key: &str,
+        f: &FileMeta,
+        json: &str,
+        deleted: bool,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO files(id, workspace, name, size, mime, channel, message, task,
+                 deleted, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, deleted = excluded.deleted,
+                 json = excluded.json",
+            )?
+            .execute(params![
+                key,
+                ws,
+                f.name,
+                f.size as i64,
+                f.mime,
+                f.channel.map(|c| c.to_string()),
+                f.message.map(|m| m.to_string()),
+                f.task.map(|t| t.to_string()),
+                b(deleted),
+                f.created_at.0,
+                json
+            ])?;
+        self.index_search("file", key, ws, f.created_at.0, &f.name, &f.mime, deleted)
+    }
+
+    /// The files a message carries the records of: listed while the message stands, gone
+    /// with it (or when an edit drops them).
+    fn project_attachments(
+        &self,
+        ws: &str,
+        channel: &str,
+        key: &str,
+        m: &Message,
+    ) -> Result<(), StoreError> {
+        let mut kept = Vec::new();
+        for a in &m.attachments {
+            if let (Some(id), Some(f)) = (a.file, &a.record) {
+                let id = id.to_string();
+                // Where it is attached is where the message is, whatever the record says.
+                let f = FileMeta {
+                    channel: channel.parse().ok(),
+                    message: key.parse().ok(),
+                    task: None,
+                    ..f.clone()
+                };
+                self.project_file(ws, &id, &f, &serde_json::to_string(&f)?, m.is_deleted())?;
+                kept.push(id);
+            }
+        }
+        let before: Vec<(String, String)> = self
+            .tx
+            .prepare_cached("SELECT id, json FROM files WHERE message = ?1 AND deleted = 0")?
+            .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, json) in before {
+            if !kept.contains(&id) {
+                let f: FileMeta = serde_json::from_str(&json)?;
+                self.project_file(ws, &id, &f, &json, true)?;
+            }
+        }
+        Ok(())
     }
 
     fn project_task(
@@ -534,26 +605,7 @@ impl Tx<'_> {
             "files" => {
                 let f: FileMeta = decode(coll, key, value)?;
                 inserted = !exists("SELECT 1 FROM files WHERE id = ?2 AND ?1 = ?1")?;
-                self.tx.execute(
-                    "INSERT INTO files(id, workspace, name, size, mime, channel, message, task,
-                     deleted, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, deleted = excluded.deleted,
-                     json = excluded.json",
-                    params![
-                        key, ws, f.name, f.size as i64, f.mime, f.channel.map(|c| c.to_string()),
-                        f.message.map(|m| m.to_string()), f.task.map(|t| t.to_string()),
-                        b(f.deleted_at.is_some()), f.created_at.0, json
-                    ],
-                )?;
-                self.index_search(
-                    "file",
-                    key,
-                    ws,
-                    f.created_at.0,
-                    &f.name,
-                    &f.mime,
-                    f.deleted_at.is_some(),
-                )?;
+                self.project_file(ws, key, &f, &json, f.deleted_at.is_some())?;
             }
             "audit" => {
                 let a: AuditEntry = decode(coll, key, value)?;

@@ -342,6 +342,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// A file's record, with its workspace: (workspace, json).
+    pub fn file(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT workspace, json FROM files WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
     /// One workspace-scoped entity's JSON.
     pub fn entity(&self, table: &str, ws: &str, key: &str) -> Result<Option<String>, StoreError> {
         let sql = match table {

@@ -156,6 +156,41 @@ impl Store {
             .query_row([log], |r| r.get(0))?;
         Ok(n as u64)
     }
+
+    /// How many chunks of `file` are still queued for `state`.
+    pub fn file_chunks_queued(&self, file: &str, state: &str) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM file_chunks WHERE file = ?1 AND state = ?2",
+            params![file, state],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// File chunks of a log queued for `state`, oldest first.
+    pub fn queued_chunks(
+        &self,
+        log: &str,
+        state: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT chunk FROM file_chunks WHERE state = ?1 AND log = ?2 ORDER BY since, chunk
+             LIMIT ?3",
+        )?;
+        let rows = st.query_map(params![state, log, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many file chunks of a log are queued for `state`.
+    pub fn queued_chunk_count(&self, log: &str, state: &str) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM file_chunks WHERE state = ?1 AND log = ?2",
+            params![state, log],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
 }
 
 impl Tx<'_> {
@@ -287,5 +322,40 @@ impl Tx<'_> {
         Ok(self
             .tx
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM outbox", [], |r| r.get(0))?)
+    }
+
+    /// Queues chunks of `file` for `state` ('upload' or 'fetch'); already queued ones stay
+    /// as they were.
+    pub fn queue_chunks(
+        &self,
+        log: &str,
+        file: &str,
+        chunks: &[String],
+        state: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO file_chunks(log, chunk, state, file, since)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for c in chunks {
+            st.execute(params![log, c, state, file, at])?;
+        }
+        Ok(())
+    }
+
+    /// A file chunk's `state` is done (uploaded, or fetched); returns the files it was part
+    /// of.
+    pub fn chunk_done(
+        &self,
+        log: &str,
+        chunk: &str,
+        state: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "DELETE FROM file_chunks WHERE log = ?1 AND chunk = ?2 AND state = ?3 RETURNING file",
+        )?;
+        let rows = st.query_map(params![log, chunk, state], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -16,8 +16,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use weft_crypto::{DeviceKeys, InviteSecret};
 use weft_proto::{
-    AUTH_DOMAIN, BlobId, ClientFrame, DeviceKey, Entry, ErrorCode, JOIN_DOMAIN, RelayFrame,
-    VERSIONS, WorkspaceId,
+    AUTH_DOMAIN, BlobId, ChunkId, ClientFrame, DeviceKey, Entry, ErrorCode, JOIN_DOMAIN,
+    RelayFrame, VERSIONS, WorkspaceId,
 };
 
 /// How the device proves itself.
@@ -84,6 +84,22 @@ pub enum Event {
     },
     Pong {
         nonce: u64,
+    },
+    /// A file chunk is durable on the relay.
+    ChunkStored {
+        log: WorkspaceId,
+        chunk: ChunkId,
+    },
+    /// A file chunk asked for (check its bytes against its id before keeping it).
+    Chunk {
+        log: WorkspaceId,
+        chunk: ChunkId,
+        data: Vec<u8>,
+    },
+    /// The relay does not hold a chunk asked for.
+    NoChunk {
+        log: WorkspaceId,
+        chunk: ChunkId,
     },
     /// The relay refused something; `fatal` when the connection is over.
     Refused {
@@ -274,6 +290,23 @@ impl Session {
                 data,
             }),
             RelayFrame::Pong { nonce } => events.push(Event::Pong { nonce }),
+            RelayFrame::ChunkStored { workspace, chunk } => events.push(Event::ChunkStored {
+                log: workspace,
+                chunk,
+            }),
+            RelayFrame::Chunk {
+                workspace,
+                chunk,
+                data,
+            } => events.push(Event::Chunk {
+                log: workspace,
+                chunk,
+                data,
+            }),
+            RelayFrame::NoChunk { workspace, chunk } => events.push(Event::NoChunk {
+                log: workspace,
+                chunk,
+            }),
             f @ (RelayFrame::Welcome { .. } | RelayFrame::Ready | RelayFrame::Error { .. }) => {
                 self.state = SessionState::Closed;
                 events.push(Event::Refused {
@@ -311,6 +344,9 @@ fn frame_name(f: &RelayFrame) -> &'static str {
         RelayFrame::Ephemeral { .. } => "Ephemeral",
         RelayFrame::Pong { .. } => "Pong",
         RelayFrame::Error { .. } => "Error",
+        RelayFrame::ChunkStored { .. } => "ChunkStored",
+        RelayFrame::Chunk { .. } => "Chunk",
+        RelayFrame::NoChunk { .. } => "NoChunk",
     }
 }
 

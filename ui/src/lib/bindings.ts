@@ -194,12 +194,19 @@ export type AppError = {
 	message: string,
 };
 
-/**  A file attached by reference (content lives in the blob store). */
+/**
+ *  A file attached to a message. The content lives in sealed chunks (local cache and relay);
+ *  a file attached with the message carries its whole record here, so it is written in the
+ *  message's own change, under the channel's key, and a private channel's files stay its
+ *  members' (documents keep a fixed set of collections, so the record cannot go beside the
+ *  message). A reference to a file shared earlier has no record: that one is in the workspace.
+ */
 export type Attachment = {
 	file?: string | null,
 	name?: string,
 	size?: number,
 	mime?: string,
+	record?: FileMeta | null,
 };
 
 /**  A person invited to an event. */
@@ -417,6 +424,37 @@ export type Event = {
 	created_by?: string | null,
 	created_at?: Timestamp,
 	cancelled?: boolean,
+	deleted_at?: Timestamp | null,
+};
+
+/**  A file shared in a workspace. */
+export type FileMeta = {
+	id?: string | null,
+	name?: string,
+	size?: number,
+	mime?: string,
+	/**  SHA-256 of the content, hex: checked when the content is put back together. */
+	hash?: string,
+	/**
+	 *  The content key (hex, XChaCha20-Poly1305), as secret as the document holding this
+	 *  record: the relay keeps the sealed chunks and cannot open them.
+	 */
+	key?: string,
+	/**
+	 *  The sealed chunks in order, each named by the SHA-256 of its bytes (hex): their
+	 *  address in the local chunk cache and on the relay.
+	 */
+	chunks?: string[],
+	/**  A small JPEG preview of an image, as a `data:` URL, made when it was attached. */
+	thumbnail?: string | null,
+	/**  An image's size in pixels. */
+	width?: number | null,
+	height?: number | null,
+	uploaded_by?: string | null,
+	channel?: string | null,
+	message?: string | null,
+	task?: string | null,
+	created_at?: Timestamp,
 	deleted_at?: Timestamp | null,
 };
 
