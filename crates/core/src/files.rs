@@ -101,24 +101,24 @@ pub fn preview(mime: &str, bytes: &[u8]) -> Option<(String, u32, u32)> {
     if !matches!(mime, "image/png" | "image/jpeg") || bytes.len() as u64 > MAX_PREVIEW_SOURCE {
         return None;
     }
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .ok()?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_PREVIEW_PIXELS * 4);
-    limits.max_image_width = Some(16_384);
-    limits.max_image_height = Some(16_384);
-    reader.limits(limits);
-    let (w, h) = reader.into_dimensions().ok()?;
+    // Limits on what decoding may allocate; the header is read first to refuse the
+    // oversized before anything is decoded.
+    let reader = || {
+        let mut r = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .ok()?;
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(MAX_PREVIEW_PIXELS * 4);
+        limits.max_image_width = Some(16_384);
+        limits.max_image_height = Some(16_384);
+        r.limits(limits);
+        Some(r)
+    };
+    let (w, h) = reader()?.into_dimensions().ok()?;
     if u64::from(w) * u64::from(h) > MAX_PREVIEW_PIXELS {
         return None;
     }
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .ok()?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_PREVIEW_PIXELS * 4);
-    reader.limits(limits);
+    let reader = reader()?;
     let img = reader.decode().ok()?;
     let small = img.thumbnail(PREVIEW_EDGE, PREVIEW_EDGE).to_rgb8();
     let mut out = Vec::new();
@@ -318,21 +318,7 @@ impl Engine {
 
     /// A file's record (staged or shared) that I can see.
     pub fn file(&self, id: Id) -> Result<FileMeta> {
-        if let Some((_, f)) = self.staged.get(&id) {
-            return Ok(FileMeta {
-                id: Some(id),
-                ..f.clone()
-            });
-        }
-        let (ws, j) = self
-            .store
-            .file(&id.to_string())?
-            .ok_or_else(|| CoreError::NotFound(format!("file {id}")))?;
-        let ws: Id = ws.parse()?;
-        self.my_role(ws)?;
-        let f: FileMeta = parse(&j)?;
-        self.may_see_file(ws, &f)?;
-        Ok(FileMeta { id: Some(id), ..f })
+        Ok(self.file_and_log(id)?.0)
     }
 
     /// A file attached in a channel is for those who may read the channel.
@@ -344,6 +330,7 @@ impl Engine {
         Ok(())
     }
 
+    /// A file's record and the log (workspace) it belongs to.
     fn file_and_log(&self, id: Id) -> Result<(FileMeta, String)> {
         if let Some((ws, f)) = self.staged.get(&id) {
             return Ok((
@@ -354,11 +341,15 @@ impl Engine {
                 ws.to_string(),
             ));
         }
-        let (ws, _) = self
+        let (log, j) = self
             .store
             .file(&id.to_string())?
             .ok_or_else(|| CoreError::NotFound(format!("file {id}")))?;
-        Ok((self.file(id)?, ws))
+        let ws: Id = log.parse()?;
+        self.my_role(ws)?;
+        let f: FileMeta = parse(&j)?;
+        self.may_see_file(ws, &f)?;
+        Ok((FileMeta { id: Some(id), ..f }, log))
     }
 
     /// How much of a file's content is here.
