@@ -162,6 +162,19 @@ fn a_file_in_a_private_channel_reaches_its_members_whole_and_no_one_else() {
     let listed = b.lock().unwrap().files(ws, Some("report")).unwrap();
     assert_eq!(listed.len(), 1, "Bob's files view finds the report by name");
     assert_eq!(listed[0].channel, Some(deals));
+    // What is shown of a file (a list, a message) never carries its key or chunk addresses.
+    let shown = b.lock().unwrap().messages(deals, None, 10).unwrap();
+    let records: Vec<_> = shown
+        .iter()
+        .flat_map(|v| v.message.attachments.iter())
+        .filter_map(|a| a.record.clone())
+        .chain(listed.iter().cloned())
+        .chain([b.lock().unwrap().file(report_id).unwrap()])
+        .collect();
+    assert_eq!(records.len(), 4, "two attached, one listed, one looked up");
+    for r in &records {
+        assert!(r.key.is_empty() && r.chunks.is_empty(), "{r:?}");
+    }
     assert!(matches!(
         state(&b, report_id),
         FileState::Missing {
@@ -196,7 +209,14 @@ fn a_file_in_a_private_channel_reaches_its_members_whole_and_no_one_else() {
     // A chunk damaged in Bob's cache is not content: the read fails, the chunk is dropped
     // and asked for again, and the next sync mends it.
     let cache = tmp.path().join("bob").join("chunks").join(ws.to_string());
-    let chunk = b.lock().unwrap().file(report_id).unwrap().chunks[1].clone();
+    // Bob fetched only the report: its three chunks are all the cache holds.
+    let mut cached: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    cached.sort();
+    assert_eq!(cached.len(), 3, "{cached:?}");
+    let chunk = cached[1].clone();
     let path = cache.join(&chunk);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[100] ^= 1;

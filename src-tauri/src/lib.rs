@@ -26,6 +26,7 @@ mod calls;
 mod chat;
 mod devices;
 mod error;
+mod files;
 mod people;
 mod tick;
 mod tray;
@@ -221,6 +222,7 @@ async fn send_message(
     channel: Id,
     text: String,
     parent: Option<Id>,
+    attachments: Vec<Id>,
 ) -> Answer<weft_domain::Message> {
     app.with(|e| {
         e.send(
@@ -228,6 +230,15 @@ async fn send_message(
             &text,
             SendOptions {
                 parent,
+                // Staged files (`stage_file`), or files already shared, by id: the engine
+                // fills in the rest from their records.
+                attachments: attachments
+                    .into_iter()
+                    .map(|id| weft_domain::Attachment {
+                        file: Some(id),
+                        ..Default::default()
+                    })
+                    .collect(),
                 ..SendOptions::default()
             },
         )
@@ -476,6 +487,13 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             calls::start_preview,
             calls::preview_level,
             calls::stop_preview,
+            files::stage_file,
+            files::stage_dropped,
+            files::share_file,
+            files::files,
+            files::file_state,
+            files::fetch_file,
+            files::save_file,
         ])
         .events(collect_events![Changed, SyncChanged])
         .dangerously_cast_bigints_to_number()
@@ -555,6 +573,14 @@ pub fn run() {
             }
             .unwrap_or_default()
         })
+        // Files dropped on the window may be attached by path (and only they).
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event
+                && let Some(d) = window.try_state::<files::Dropped>()
+            {
+                d.add(paths);
+            }
+        })
         .setup(move |app| {
             builder.mount_events(app);
             let dir = data_dir(app)?;
@@ -562,6 +588,7 @@ pub fn run() {
             let changes = engine.subscribe();
             let engine = Arc::new(Mutex::new(engine));
             app.manage(calls::Calls::default());
+            app.manage(files::Dropped::default());
             app.manage(App {
                 engine: engine.clone(),
                 syncing: Mutex::new(Default::default()),

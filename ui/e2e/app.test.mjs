@@ -282,8 +282,9 @@ test("two apps meet through a relay: a message typed in one appears in the other
     WEFT_MIC: "tone",
     WEFT_CALL_BIND: "127.0.0.1:0",
   };
+  const downloads = mkdtempSync(join(tmpdir(), "weft-e2e-downloads-"));
   const a = await App.start({ binary, env });
-  const b = await App.start({ binary, env });
+  const b = await App.start({ binary, env: { ...env, WEFT_DOWNLOAD_DIR: downloads } });
   try {
     for (const [app, name] of [[a, "ana"], [b, "ben"]]) {
       await app.type("input[name=display-name]", name);
@@ -335,6 +336,46 @@ test("two apps meet through a relay: a message typed in one appears in the other
     await b.click("nav button", { text: "Inbox" });
     await b.find("section.inbox article", { text: "a private word", timeout: 20_000 });
     await b.screenshot(join(shots, "inbox-dm.png"));
+
+    // Files: Ana attaches a plan and an image to a message in #general (picked in the
+    // composer's file input); Ben sees the image's preview, downloads the plan from the relay
+    // and gets the very bytes, and finds it in the Files view by name.
+    await a.click("nav button", { text: "#general" });
+    const attached = await a.exec(`
+      const done = arguments[arguments.length - 1];
+      (async () => {
+      const dt = new DataTransfer();
+      const plan = new Uint8Array(300000).map((_, i) => (i * 7919) % 251);
+      dt.items.add(new File([plan], "launch-plan.bin", { type: "application/octet-stream" }));
+      const c = document.createElement("canvas"); c.width = 64; c.height = 40;
+      const g = c.getContext("2d"); g.fillStyle = "#3a7"; g.fillRect(0, 0, 64, 40);
+      const png = await new Promise((r) => c.toBlob(r, "image/png"));
+      dt.items.add(new File([png], "chart.png", { type: "image/png" }));
+      const input = document.querySelector("input[name=attach]");
+      input.files = dt.files;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+      })().then(() => done(null), (e) => done(String(e)));`, [], true);
+    assert.equal(attached, null);
+    await a.until("return document.querySelectorAll('.pending li').length === 2 && ![...document.querySelectorAll('.pending li')].some((l) => /attaching/.test(l.textContent))", "both files are attached");
+    assert.equal(await a.exec("return document.querySelector('.pending li.failed')?.title ?? ''"), "");
+    await a.type("textarea[name=composer]", "the launch plan, and the chart");
+    await a.click("button[type=submit]", { text: "Send" });
+    await a.find("article.message .file", { text: "launch-plan.bin" });
+    await b.click("nav button", { text: "#general" });
+    await b.find("article.message", { text: "the launch plan", timeout: 20_000 });
+    await b.find("article.message .file img[alt='Preview of chart.png']");
+    await b.find("article.message .file[data-state=missing]", { text: "launch-plan.bin" });
+    await b.click("article.message button[aria-label='Download launch-plan.bin']");
+    await b.find("article.message .file", { text: "Saved to", timeout: 30_000 });
+    const { readFileSync } = await import("node:fs");
+    const got = readFileSync(join(downloads, "launch-plan.bin"));
+    assert.equal(got.length, 300000);
+    assert.ok(got.every((v, i) => v === (i * 7919) % 251), "the downloaded plan is the very bytes Ana attached");
+    await b.screenshot(join(shots, "files-in-chat.png"));
+    await b.click("nav button", { text: "Files" });
+    await b.type("input[name=file-search]", "chart");
+    await b.until("return [...document.querySelectorAll('.files-view .list li')].map((l) => l.textContent).join('|').includes('chart.png') && document.querySelectorAll('.files-view .list li').length === 1", "the Files view finds the chart by name");
+    await b.screenshot(join(shots, "files.png"));
 
     // A call in #general: Ana starts it; Ben sees it going on and joins; each shows the
     // other's video, decoded in Rust and painted by WebGL.
@@ -457,18 +498,19 @@ test("a long channel is read back to its start and forward again with at most 20
     await app.find("nav button", { text: "#general" });
     // 450 messages through the app's own send command (typing them would take minutes).
     const total = 450;
-    await app.exec(
+    const sent = await app.exec(
       `const done = arguments[arguments.length - 1];
        (async () => {
          const invoke = window.__TAURI_INTERNALS__.invoke;
          const ws = (await invoke("overview")).workspaces[0].id;
          const ch = (await invoke("channels", { workspace: ws })).find((c) => c.channel.name === "general").channel.id;
-         for (let i = 0; i < ${total}; i++) await invoke("send_message", { channel: ch, text: "line " + i, parent: null });
+         for (let i = 0; i < ${total}; i++) await invoke("send_message", { channel: ch, text: "line " + i, parent: null, attachments: [] });
          done(true);
-       })();`,
+       })().catch((e) => done(String(e?.message ?? e)));`,
       [],
       true,
     );
+    assert.equal(sent, true);
     await app.find("article.message", { text: `line ${total - 1}`, timeout: 90_000 });
     const shown = () => app.exec("return [...document.querySelectorAll('article.message .text')].map((t) => t.textContent.trim())");
     const most = { n: 0 };

@@ -71,7 +71,7 @@ impl MessageView {
             m.attachments.clear();
         }
         Ok(MessageView {
-            message: m,
+            message: m.shown(),
             cursor: r.cursor,
             reply_count: r.reply_count,
             last_reply: r.last_reply,
@@ -440,7 +440,8 @@ impl Engine {
             id: Some(id),
             channel: Some(channel),
             ..m
-        })
+        }
+        .shown())
     }
 
     /// The segment new messages of a channel go to, opening the next one when it is full.

@@ -313,12 +313,12 @@ impl Engine {
             e.create("files", &id.to_string(), &f)
         })?;
         self.unstage(&files);
-        Ok(FileMeta { id: Some(id), ..f })
+        Ok(FileMeta { id: Some(id), ..f }.shown())
     }
 
-    /// A file's record (staged or shared) that I can see.
+    /// A file's record (staged or shared) that I can see, as shown ([`FileMeta::shown`]).
     pub fn file(&self, id: Id) -> Result<FileMeta> {
-        Ok(self.file_and_log(id)?.0)
+        Ok(self.file_and_log(id)?.0.shown())
     }
 
     /// A file attached in a channel is for those who may read the channel.
@@ -551,8 +551,9 @@ impl Engine {
                 continue;
             }
             f.id = k.parse().ok();
-            out.push(f);
+            out.push(f.shown());
         }
+        out.sort_by_key(|f| std::cmp::Reverse(f.created_at));
         Ok(out)
     }
 

@@ -35,3 +35,15 @@ pub struct FileMeta {
     pub created_at: Timestamp,
     pub deleted_at: Option<Timestamp>,
 }
+
+impl FileMeta {
+    /// The record as the engine shows it: without the content key and the chunk addresses,
+    /// which stay in the engine (a view, a window or a `--json` line never carries them).
+    pub fn shown(self) -> FileMeta {
+        FileMeta {
+            key: String::new(),
+            chunks: Vec::new(),
+            ..self
+        }
+    }
+}

@@ -76,6 +76,15 @@ pub enum Mention {
 }
 
 impl Message {
+    /// The message as the engine shows it: its files' records without their keys
+    /// ([`crate::FileMeta::shown`]).
+    pub fn shown(mut self) -> Message {
+        for a in &mut self.attachments {
+            a.record = a.record.take().map(crate::FileMeta::shown);
+        }
+        self
+    }
+
     /// Whether the message is a tombstone.
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()

@@ -15,7 +15,7 @@ export const commands = {
 	createChannel: (workspace: string, name: string, isPrivate: boolean) => typedError<Conversation, AppError>(__TAURI_INVOKE("create_channel", { workspace, name, isPrivate })),
 	messages: (channel: string, before: number | null, limit: number) => typedError<MessageView[], AppError>(__TAURI_INVOKE("messages", { channel, before, limit })),
 	thread: (root: string) => typedError<MessageView[], AppError>(__TAURI_INVOKE("thread", { root })),
-	sendMessage: (channel: string, text: string, parent: string | null) => typedError<Message, AppError>(__TAURI_INVOKE("send_message", { channel, text, parent })),
+	sendMessage: (channel: string, text: string, parent: string | null, attachments: string[]) => typedError<Message, AppError>(__TAURI_INVOKE("send_message", { channel, text, parent, attachments })),
 	editMessage: (id: string, text: string) => typedError<Message, AppError>(__TAURI_INVOKE("edit_message", { id, text })),
 	deleteMessage: (id: string) => typedError<null, AppError>(__TAURI_INVOKE("delete_message", { id })),
 	react: (id: string, emoji: string) => typedError<boolean, AppError>(__TAURI_INVOKE("react", { id, emoji })),
@@ -165,6 +165,30 @@ export const commands = {
 	previewLevel: () => typedError<number | null, AppError>(__TAURI_INVOKE("preview_level")),
 	/**  Ends the preview (leaving the pre-join screen, or joining: a camera opens once). */
 	stopPreview: () => typedError<null, AppError>(__TAURI_INVOKE("stop_preview")),
+	/**
+	 *  Seals content the person picked or pasted into the chunk cache, ready to send with a
+	 *  message (`send_message`'s `attachments`) or to share with the workspace.
+	 */
+	stageFile: (workspace: string, name: string, mime: string, data: string) => typedError<Attachment, AppError>(__TAURI_INVOKE("stage_file", { workspace, name, mime, data })),
+	/**  Seals a file the person dropped on the window (read from disk, any size the engine takes). */
+	stageDropped: (workspace: string, path: string) => typedError<Attachment, AppError>(__TAURI_INVOKE("stage_dropped", { workspace, path })),
+	/**  Shares a staged file with the whole workspace (the Files view's upload). */
+	shareFile: (workspace: string, staged: string) => typedError<FileMeta, AppError>(__TAURI_INVOKE("share_file", { workspace, staged })),
+	/**  The files of a workspace I can see, newest first, optionally whose name contains `name`. */
+	files: (workspace: string, name: string | null) => typedError<FileView[], AppError>(__TAURI_INVOKE("files", { workspace, name })),
+	/**  How much of a file's content is here. */
+	fileState: (id: string) => typedError<FileState, AppError>(__TAURI_INVOKE("file_state", { id })),
+	/**
+	 *  Asks the relay for the chunks of a file missing here; a `files` change follows when the
+	 *  last one is in.
+	 */
+	fetchFile: (id: string) => typedError<FileState, AppError>(__TAURI_INVOKE("fetch_file", { id })),
+	/**
+	 *  Saves a file's content in the downloads folder (`WEFT_DOWNLOAD_DIR`, else the platform's),
+	 *  beside any file of the same name rather than over it. Fails with `not_here_yet` while
+	 *  chunks are missing (they are asked for: save again on the `files` change).
+	 */
+	saveFile: (id: string) => typedError<Saved, AppError>(__TAURI_INVOKE("save_file", { id })),
 };
 
 /** Events */
@@ -458,6 +482,19 @@ export type FileMeta = {
 	deleted_at?: Timestamp | null,
 };
 
+/**  How much of a file's content this replica holds. */
+export type FileState = 
+/**  Every chunk is here: the content can be read. */
+{ state: "ready" } | 
+/**  Chunks are missing; `asked` when they have been asked of the relay. */
+{ state: "missing"; have: number; total: number; asked: boolean };
+
+/**  A file with how much of its content this device holds. */
+export type FileView = {
+	file: FileMeta,
+	state: FileState,
+};
+
 /**  What ending a session reports: the session and what was held back meanwhile. */
 export type FocusEnd = {
 	session: FocusSession,
@@ -747,6 +784,12 @@ export type Recurrence = {
 /**  A reminder N minutes before an event (or an occurrence of it). */
 export type Reminder = {
 	minutes_before?: number,
+};
+
+/**  Where a saved file went. */
+export type Saved = {
+	path: string,
+	bytes: number | null,
 };
 
 /**  A scheduled message or a message reminder. */
