@@ -853,3 +853,145 @@ fn calendar_views_expand_recurrence_and_show_tasks_due() {
         5
     );
 }
+
+#[test]
+fn files_attach_to_tasks_and_a_task_from_a_message_keeps_its_files() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    let board = a.engine.create_board(ws, "Launch", "").unwrap().id.unwrap();
+    let task = a
+        .engine
+        .create_task(
+            board,
+            NewTask {
+                title: "Ship the beta".into(),
+                ..NewTask::default()
+            },
+        )
+        .unwrap()
+        .id
+        .unwrap();
+    let body = b"checklist: sign the build".to_vec();
+    let staged = a
+        .engine
+        .stage_file(
+            ws,
+            "checklist.txt",
+            "text/plain",
+            body.len() as u64,
+            &mut &body[..],
+        )
+        .unwrap()
+        .file
+        .unwrap();
+    let t = a.engine.attach_to_task(task, &[staged, staged]).unwrap();
+    assert_eq!(t.attachments.len(), 1, "the same file attaches once");
+    assert_eq!(t.attachments[0].name, "checklist.txt");
+    let shown = t.attachments[0]
+        .record
+        .clone()
+        .expect("the record rides on the task");
+    assert!(shown.key.is_empty() && shown.chunks.is_empty(), "{shown:?}");
+    assert!(
+        t.activity
+            .iter()
+            .any(|x| x.what == "attached checklist.txt")
+    );
+    // Listed as the task's, readable, and attaching it again changes nothing.
+    let listed = a.engine.files(ws, Some("checklist")).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].task, listed[0].channel), (Some(task), None));
+    assert_eq!(a.engine.read_file(staged).unwrap(), body);
+    assert_eq!(
+        a.engine
+            .attach_to_task(task, &[staged])
+            .unwrap()
+            .attachments
+            .len(),
+        1
+    );
+
+    // A task made from a message carries the message's files, as references to them.
+    let general = a.engine.channels(ws).unwrap()[0].channel.id.unwrap();
+    let pic = b"not really a picture".to_vec();
+    let att = a
+        .engine
+        .stage_file(ws, "mockup.bin", "", pic.len() as u64, &mut &pic[..])
+        .unwrap();
+    let pic_id = att.file.unwrap();
+    let m = a
+        .engine
+        .send(
+            general,
+            "the new mockup",
+            SendOptions {
+                attachments: vec![att],
+                ..SendOptions::default()
+            },
+        )
+        .unwrap()
+        .id
+        .unwrap();
+    let from = a.engine.task_from_message(m, board, None).unwrap();
+    assert_eq!(from.attachments.len(), 1);
+    assert_eq!(from.attachments[0].file, Some(pic_id));
+    assert_eq!(from.attachments[0].record, None, "a reference, not a copy");
+    assert_eq!(a.engine.read_file(pic_id).unwrap(), pic);
+
+    // Deleting the task takes its own files out of the list; the message's stays.
+    a.engine.delete_task(task).unwrap();
+    assert!(a.engine.files(ws, Some("checklist")).unwrap().is_empty());
+    assert_eq!(a.engine.files(ws, Some("mockup")).unwrap().len(), 1);
+
+    // Limits: a file nobody staged, and more than a task carries, are refused.
+    let nothing = weft_domain::Id::from_bytes([7; 16]);
+    let err = a
+        .engine
+        .attach_to_task(from.id.unwrap(), &[nothing])
+        .unwrap_err();
+    assert_eq!(err.kind(), "not_found", "{err}");
+    let many: Vec<_> = (0..weft_core::MAX_TASK_ATTACHMENTS)
+        .map(|i| {
+            a.engine
+                .stage_file(ws, &format!("f{i}.txt"), "", 1, &mut &b"x"[..])
+                .unwrap()
+                .file
+                .unwrap()
+        })
+        .collect();
+    let err = a
+        .engine
+        .attach_to_task(from.id.unwrap(), &many)
+        .unwrap_err();
+    assert!(err.to_string().contains("at most"), "{err}");
+    assert_eq!(
+        a.engine.task(from.id.unwrap()).unwrap().attachments.len(),
+        1,
+        "a refused attach adds nothing"
+    );
+}
+
+#[test]
+fn staging_keeps_the_newest_files_and_forgets_the_oldest_past_its_limit() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    let ids: Vec<_> = (0..=weft_core::MAX_STAGED)
+        .map(|i| {
+            a.engine
+                .stage_file(ws, &format!("draft{i}.txt"), "", 1, &mut &b"x"[..])
+                .unwrap()
+                .file
+                .unwrap()
+        })
+        .collect();
+    // The first staged is forgotten (sharing it finds nothing); the newest are all there.
+    let err = a.engine.share_file(ws, ids[0]).unwrap_err();
+    assert_eq!(err.kind(), "not_found", "{err}");
+    for id in &ids[1..] {
+        assert_eq!(a.engine.file(*id).unwrap().size, 1);
+    }
+    a.engine.share_file(ws, ids[1]).unwrap();
+    assert_eq!(a.engine.files(ws, None).unwrap().len(), 1);
+}

@@ -445,6 +445,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             work::tasks,
             work::my_tasks,
             work::task_from_message,
+            work::attach_to_task,
             work::labels,
             work::create_label,
             work::create_event,

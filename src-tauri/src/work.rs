@@ -164,6 +164,13 @@ pub async fn task_from_message(app: State<'_, App>, message: Id, board: Id) -> A
     app.with(|e| e.task_from_message(message, board, None))
 }
 
+/// Attaches files to a card: staged ones (`stage_file`) or ones already shared, by id.
+#[tauri::command]
+#[specta::specta]
+pub async fn attach_to_task(app: State<'_, App>, task: Id, files: Vec<Id>) -> Answer<Task> {
+    app.with(|e| e.attach_to_task(task, &files))
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn labels(app: State<'_, App>, workspace: Id) -> Answer<Vec<Label>> {

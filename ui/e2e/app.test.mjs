@@ -126,6 +126,17 @@ test("a person sets up Weft and uses every module offline", async () => {
     await app.find("[role=dialog] fieldset label", { text: "Draft" });
     await app.type("input[name=comment]", "Started on it\uE007");
     await app.find("[role=dialog] .comment", { text: "Started on it" });
+    // A file attached to the card (picked in its file input) shows on it, ready here.
+    const onCard = await app.exec(`
+      const dt = new DataTransfer();
+      dt.items.add(new File(["# Release notes\\n- faster sync\\n"], "notes-draft.md", { type: "text/markdown" }));
+      const input = document.querySelector("input[name=card-attach]");
+      input.files = dt.files;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+      return !!input;`);
+    assert.equal(onCard, true);
+    await app.find("[role=dialog] .attachments .file[data-state=ready]", { text: "notes-draft.md" });
+    await app.find(".card .chip", { text: "📎 1" });
     await app.find(".card .chip", { text: "high" });
     await app.find(".card .chip", { text: "☑ 0/1" });
     await app.screenshot(join(shots, "card.png"));

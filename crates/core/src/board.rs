@@ -2,12 +2,16 @@
 
 use crate::{CoreError, Engine, Result, workspace::parse};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use weft_domain::{
-    Board, Column, Comment, DomainError, Id, Label, Priority, Subtask, Task, TaskActivity,
-    Timestamp, order, validate,
+    Attachment, Board, Column, Comment, DomainError, FileMeta, Id, Label, Priority, Subtask, Task,
+    TaskActivity, Timestamp, order, validate,
 };
 use weft_store::TaskFilter;
 use weft_sync::DocId;
+
+/// Most files on one task.
+pub const MAX_TASK_ATTACHMENTS: usize = 50;
 
 /// Fields of a new task.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -46,10 +50,11 @@ pub struct ColumnView {
     pub tasks: Vec<Task>,
 }
 
+/// A task as shown (its files' keys left out, [`Task::shown`]).
 fn task_of(id: &str, json: &str) -> Result<Task> {
     let mut t: Task = parse(json)?;
     t.id = id.parse().ok();
-    Ok(t)
+    Ok(t.shown())
 }
 
 impl Engine {
@@ -721,7 +726,73 @@ impl Engine {
         self.edit(&DocId::board(ws, board), |e| {
             e.set("tasks", &id.to_string(), &["from_message"], &message)
         })?;
+        // The message's files come along, as references to the message's records.
+        let files: Vec<Id> = m.attachments.iter().filter_map(|a| a.file).collect();
+        if !files.is_empty() {
+            return self.attach_to_task(id, &files);
+        }
         self.task(id)
+    }
+
+    /// Attaches files to a task: files staged here ([`Engine::stage_file`]), whose records go
+    /// in the task's own change on the board, or files already shared that I can see, as
+    /// references. A file already on the task is left as it is.
+    pub fn attach_to_task(&mut self, task: Id, files: &[Id]) -> Result<Task> {
+        let (ws, board, t) = self.task_ctx(task)?;
+        let mut atts: Vec<Attachment> = files
+            .iter()
+            .filter(|f| !t.attachments.iter().any(|a| a.file == Some(**f)))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|f| Attachment {
+                file: Some(*f),
+                ..Attachment::default()
+            })
+            .collect();
+        if atts.is_empty() {
+            return Ok(t);
+        }
+        if t.attachments.len() + atts.len() > MAX_TASK_ATTACHMENTS {
+            return Err(DomainError::Invalid(format!(
+                "a task carries at most {MAX_TASK_ATTACHMENTS} files"
+            ))
+            .into());
+        }
+        let staged = self.staged_for(ws, &mut atts)?;
+        for a in &mut atts {
+            if let Some((_, f)) = staged.iter().find(|(id, _)| Some(*id) == a.file) {
+                a.record = Some(FileMeta {
+                    task: Some(task),
+                    channel: None,
+                    message: None,
+                    ..f.clone()
+                });
+            }
+        }
+        let me = self.me()?.user;
+        let now = self.now();
+        let key = task.to_string();
+        let names: Vec<&str> = atts.iter().map(|a| a.name.as_str()).collect();
+        let what = format!("attached {}", names.join(", "));
+        self.queue_uploads(ws, &staged)?;
+        self.edit(&DocId::board(ws, board), |e| {
+            for a in &atts {
+                e.push("tasks", &key, "attachments", a)?;
+            }
+            e.set("tasks", &key, &["updated_at"], &now)?;
+            e.push(
+                "tasks",
+                &key,
+                "activity",
+                &TaskActivity {
+                    at: now,
+                    by: Some(me),
+                    what,
+                },
+            )
+        })?;
+        self.unstage(&staged);
+        self.task(task)
     }
 
     /// Defines a label.

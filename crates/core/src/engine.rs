@@ -72,8 +72,9 @@ pub struct Engine {
     pub(crate) live: crate::sync::Live,
     /// Most changes one push carries.
     pub(crate) push_changes: usize,
-    /// Files sealed into the chunk cache and not yet sent: id → (workspace, record).
-    pub(crate) staged: std::collections::BTreeMap<Id, (Id, weft_domain::FileMeta)>,
+    /// Files sealed into the chunk cache and not yet sent: id → (order staged, workspace,
+    /// record).
+    pub(crate) staged: std::collections::BTreeMap<Id, (u64, Id, weft_domain::FileMeta)>,
 }
 
 impl std::fmt::Debug for Engine {

@@ -219,12 +219,23 @@ impl Engine {
             created_at: self.now(),
             ..FileMeta::default()
         };
+        // Staged in order (ids made in the same millisecond do not sort by it).
         if self.staged.len() >= MAX_STAGED
-            && let Some(oldest) = self.staged.keys().min().copied()
+            && let Some(oldest) = self
+                .staged
+                .iter()
+                .min_by_key(|(_, (n, _, _))| *n)
+                .map(|(k, _)| *k)
         {
             self.staged.remove(&oldest);
         }
-        self.staged.insert(id, (ws, f));
+        let n = self
+            .staged
+            .values()
+            .map(|(n, _, _)| n + 1)
+            .max()
+            .unwrap_or(0);
+        self.staged.insert(id, (n, ws, f));
         Ok(Attachment {
             file: Some(id),
             name,
@@ -252,7 +263,7 @@ impl Engine {
                 .into());
             };
             let f = match self.staged.get(&id) {
-                Some((w, f)) if *w == ws => {
+                Some((_, w, f)) if *w == ws => {
                     out.push((id, f.clone()));
                     f.clone()
                 }
@@ -332,7 +343,7 @@ impl Engine {
 
     /// A file's record and the log (workspace) it belongs to.
     fn file_and_log(&self, id: Id) -> Result<(FileMeta, String)> {
-        if let Some((ws, f)) = self.staged.get(&id) {
+        if let Some((_, ws, f)) = self.staged.get(&id) {
             return Ok((
                 FileMeta {
                     id: Some(id),
@@ -553,7 +564,6 @@ impl Engine {
             f.id = k.parse().ok();
             out.push(f.shown());
         }
-        out.sort_by_key(|f| std::cmp::Reverse(f.created_at));
         Ok(out)
     }
 
@@ -662,5 +672,53 @@ impl Engine {
             .take(MAX_RUNS_LISTED)
             .map(|(_, j)| parse(&j))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32, pattern: bool) -> Vec<u8> {
+        let img = image::GrayImage::from_fn(w, h, |x, y| {
+            image::Luma([if pattern { ((x ^ y) & 0xff) as u8 } else { 0 }])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn previews_are_made_only_of_images_within_their_limits() {
+        let small = png(640, 400, true);
+        let (url, w, h) = preview("image/png", &small).expect("a preview of a small PNG");
+        assert!(url.starts_with("data:image/jpeg;base64,"), "{}", &url[..30]);
+        assert!(url.len() <= MAX_PREVIEW_BYTES);
+        assert_eq!((w, h), (640, 400));
+        assert!(preview("image/gif", &small).is_none(), "only PNG and JPEG");
+        assert!(preview("image/png", b"not a picture").is_none());
+
+        // The same picture with trailing bytes (which decoders ignore) past the source limit.
+        let mut padded = small.clone();
+        padded.resize(MAX_PREVIEW_SOURCE as usize + 1, 0);
+        assert!(
+            preview("image/png", &padded).is_none(),
+            "over the source limit"
+        );
+        padded.truncate(MAX_PREVIEW_SOURCE as usize);
+        assert!(
+            preview("image/png", &padded).is_some(),
+            "at the source limit"
+        );
+
+        // A small file whose header claims more pixels than the limit: refused from the
+        // header, before anything is decoded.
+        let vast = png(9_000, 8_000, false);
+        assert!(vast.len() < 1 << 20, "{} bytes", vast.len());
+        assert!(u64::from(9_000u32 * 8_000) > MAX_PREVIEW_PIXELS);
+        assert!(
+            preview("image/png", &vast).is_none(),
+            "over the pixel limit"
+        );
     }
 }

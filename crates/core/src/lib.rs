@@ -36,7 +36,7 @@ mod timers;
 mod vault;
 mod workspace;
 
-pub use board::{ColumnView, NewTask, TaskPatch};
+pub use board::{ColumnView, MAX_TASK_ATTACHMENTS, NewTask, TaskPatch};
 pub use calendar::{Agenda, NewEvent, Occurrence};
 pub use chat::{ChannelView, MessageView, Scheduled, SendOptions};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -30,9 +30,21 @@ pub const WINDOW: usize = 64;
 pub const CHUNK_UPLOADS: usize = 4;
 /// File chunks asked for at once.
 pub const CHUNK_FETCHES: usize = 8;
-/// How long a chunk the relay did not have (or sent damaged) waits before it is asked again,
-/// and uploads wait after the relay said the workspace's files are over its quota.
+/// How long uploads wait after the relay said the workspace's files are over its quota, and
+/// the longest a chunk the relay did not have (or sent damaged) waits before it is asked again.
 pub const CHUNK_RETRY: Duration = Duration::from_secs(30);
+/// The first wait before a chunk the relay did not have is asked again (doubling each time it
+/// is still missing, up to [`CHUNK_RETRY`]): a file just sent is often still on its way up.
+pub const CHUNK_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// Missed chunks remembered per connection before those due again are forgotten.
+const MAX_CHUNKS_MISSED: usize = 4096;
+
+/// How long a chunk missed `misses` times waits before it is asked again.
+fn chunk_retry_wait(misses: u32) -> Duration {
+    CHUNK_RETRY_FIRST
+        .saturating_mul(1u32 << misses.saturating_sub(1).min(16))
+        .min(CHUNK_RETRY)
+}
 /// How long connecting and the handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait between reconnection attempts.
@@ -230,11 +242,18 @@ async fn connection(
     // uploads may go again after a quota refusal.
     let mut chunks_up: std::collections::BTreeSet<[u8; 32]> = Default::default();
     let mut chunks_down: std::collections::BTreeSet<[u8; 32]> = Default::default();
-    let mut chunks_later: std::collections::HashMap<[u8; 32], std::time::Instant> =
+    // A chunk missed: when it may be asked again, and how many times it has been missed.
+    let mut chunks_later: std::collections::HashMap<[u8; 32], (tokio::time::Instant, u32)> =
         Default::default();
     let mut uploads_from = std::time::Instant::now();
     loop {
         let mut out: Vec<ClientFrame> = Vec::new();
+        let now = tokio::time::Instant::now();
+        let next_retry = chunks_later
+            .values()
+            .map(|(at, _)| *at)
+            .filter(|at| *at > now)
+            .min();
         let first = tokio::select! {
             m = ws.next() => frame_of(m)?,
             _ = waker.notified() => {
@@ -245,6 +264,8 @@ async fn connection(
                 if ready { out.push(ClientFrame::Ping { nonce: 0 }); }
                 None
             }
+            // A missed chunk's turn to be asked again.
+            _ = tokio::time::sleep_until(next_retry.unwrap_or_else(tokio::time::Instant::now)), if next_retry.is_some() => None,
             _ = tokio::time::sleep_until(deadline), if !ready => {
                 return Err(CoreError::Net("the relay did not finish the handshake in time".into()));
             }
@@ -337,12 +358,28 @@ async fn connection(
                         chunks_down.remove(&chunk);
                         if let Err(e) = lock(engine).sync_chunk(log, chunk, &data) {
                             tracing::warn!(error = %e, "file chunk refused");
-                            chunks_later.insert(chunk, std::time::Instant::now());
+                            // What the relay holds is damaged: not asked again soon.
+                            chunks_later.insert(
+                                chunk,
+                                (tokio::time::Instant::now() + CHUNK_RETRY, u32::MAX),
+                            );
+                        } else {
+                            chunks_later.remove(&chunk);
                         }
                     }
                     Event::NoChunk { chunk, .. } => {
                         chunks_down.remove(&chunk);
-                        chunks_later.insert(chunk, std::time::Instant::now());
+                        let misses = chunks_later
+                            .get(&chunk)
+                            .map_or(0, |(_, m)| *m)
+                            .saturating_add(1);
+                        chunks_later.insert(
+                            chunk,
+                            (
+                                tokio::time::Instant::now() + chunk_retry_wait(misses),
+                                misses,
+                            ),
+                        );
                     }
                     Event::Refused {
                         code,
@@ -415,9 +452,15 @@ async fn connection(
                 let mut ups = Vec::new();
                 let mut downs = Vec::new();
                 if session.up_to_date() {
-                    chunks_later.retain(|_, t| t.elapsed() < CHUNK_RETRY);
-                    let later: std::collections::BTreeSet<[u8; 32]> =
-                        chunks_later.keys().copied().collect();
+                    let now = tokio::time::Instant::now();
+                    if chunks_later.len() > MAX_CHUNKS_MISSED {
+                        chunks_later.retain(|_, (at, _)| *at > now);
+                    }
+                    let later: std::collections::BTreeSet<[u8; 32]> = chunks_later
+                        .iter()
+                        .filter(|(_, (at, _))| *at > now)
+                        .map(|(c, _)| *c)
+                        .collect();
                     let skip_down: std::collections::BTreeSet<[u8; 32]> =
                         later.union(&chunks_down).copied().collect();
                     for log in &logs {
@@ -489,5 +532,20 @@ async fn connection(
                 .await
                 .map_err(|e| CoreError::Net(e.to_string()))?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_chunk_is_asked_again_soon_then_less_often() {
+        let waits: Vec<u64> = [1, 2, 3, 4, 5, 6, 40, u32::MAX]
+            .into_iter()
+            .map(|m| chunk_retry_wait(m).as_secs())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(chunk_retry_wait(0), CHUNK_RETRY_FIRST);
     }
 }

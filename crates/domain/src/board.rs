@@ -67,6 +67,17 @@ pub struct Task {
 }
 
 impl Task {
+    /// The task as the engine shows it: its files' records without their keys
+    /// ([`crate::FileMeta::shown`]).
+    pub fn shown(mut self) -> Task {
+        self.attachments = self
+            .attachments
+            .into_iter()
+            .map(crate::Attachment::shown)
+            .collect();
+        self
+    }
+
     /// The column and order key of `place`.
     pub fn column_and_pos(&self) -> Option<(Id, &str)> {
         let (c, p) = self.place.split_once('|')?;

@@ -64,6 +64,17 @@ pub struct Attachment {
     pub record: Option<crate::FileMeta>,
 }
 
+impl Attachment {
+    /// The attachment as the engine shows it: its record without the file's key
+    /// ([`crate::FileMeta::shown`]).
+    pub fn shown(self) -> Attachment {
+        Attachment {
+            record: self.record.map(crate::FileMeta::shown),
+            ..self
+        }
+    }
+}
+
 /// Who a message mentions.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mention {
@@ -79,9 +90,11 @@ impl Message {
     /// The message as the engine shows it: its files' records without their keys
     /// ([`crate::FileMeta::shown`]).
     pub fn shown(mut self) -> Message {
-        for a in &mut self.attachments {
-            a.record = a.record.take().map(crate::FileMeta::shown);
-        }
+        self.attachments = self
+            .attachments
+            .into_iter()
+            .map(Attachment::shown)
+            .collect();
         self
     }
 

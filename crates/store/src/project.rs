@@ -49,6 +49,13 @@ fn decode<T: DeserializeOwned>(coll: &str, key: &str, v: &Value) -> Result<T, St
     })
 }
 
+/// What a file is attached to.
+#[derive(Clone, Copy)]
+enum AttachedTo<'a> {
+    Message { channel: &'a str, message: &'a str },
+    Task(&'a str),
+}
+
 fn b(x: bool) -> i64 {
     i64::from(x)
 }
@@ -320,7 +327,15 @@ impl Tx<'_> {
                 }
             };
         let _ = rowid;
-        self.project_attachments(ws, channel, key, &m)?;
+        self.project_attachments(
+            ws,
+            AttachedTo::Message {
+                channel,
+                message: key,
+            },
+            &m.attachments,
+            m.is_deleted(),
+        )?;
         // A root may arrive after its replies (they can sit in a later segment): count its own
         // replies too, so the result does not depend on arrival order.
         let mut recount: Vec<&str> = vec![key];
@@ -376,34 +391,50 @@ impl Tx<'_> {
         self.index_search("file", key, ws, f.created_at.0, &f.name, &f.mime, deleted)
     }
 
-    /// The files a message carries the records of: listed while the message stands, gone
-    /// with it (or when an edit drops them).
+    /// The files a message or a task carries the records of: listed while it stands, gone
+    /// with it (or when an edit drops them). Where a file is attached is where its holder is,
+    /// whatever the record says.
     fn project_attachments(
         &self,
         ws: &str,
-        channel: &str,
-        key: &str,
-        m: &Message,
+        at: AttachedTo<'_>,
+        attachments: &[weft_domain::Attachment],
+        deleted: bool,
     ) -> Result<(), StoreError> {
+        let (channel, message, task, holder, query) = match at {
+            AttachedTo::Message { channel, message } => (
+                channel.parse().ok(),
+                message.parse().ok(),
+                None,
+                message,
+                "SELECT id, json FROM files WHERE message = ?1 AND deleted = 0",
+            ),
+            AttachedTo::Task(t) => (
+                None,
+                None,
+                t.parse().ok(),
+                t,
+                "SELECT id, json FROM files WHERE task = ?1 AND deleted = 0",
+            ),
+        };
         let mut kept = Vec::new();
-        for a in &m.attachments {
+        for a in attachments {
             if let (Some(id), Some(f)) = (a.file, &a.record) {
                 let id = id.to_string();
-                // Where it is attached is where the message is, whatever the record says.
                 let f = FileMeta {
-                    channel: channel.parse().ok(),
-                    message: key.parse().ok(),
-                    task: None,
+                    channel,
+                    message,
+                    task,
                     ..f.clone()
                 };
-                self.project_file(ws, &id, &f, &serde_json::to_string(&f)?, m.is_deleted())?;
+                self.project_file(ws, &id, &f, &serde_json::to_string(&f)?, deleted)?;
                 kept.push(id);
             }
         }
         let before: Vec<(String, String)> = self
             .tx
-            .prepare_cached("SELECT id, json FROM files WHERE message = ?1 AND deleted = 0")?
-            .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .prepare_cached(query)?
+            .query_map([holder], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         for (id, json) in before {
             if !kept.contains(&id) {
@@ -455,6 +486,12 @@ impl Tx<'_> {
                 t.updated_at.0,
                 value.to_string()
             ])?;
+        self.project_attachments(
+            ws,
+            AttachedTo::Task(key),
+            &t.attachments,
+            t.deleted_at.is_some(),
+        )?;
         let comments: Vec<&str> = t
             .comments
             .values()

@@ -7,10 +7,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/001_init.sql")),
     (2, include_str!("../migrations/002_sync.sql")),
     (3, include_str!("../migrations/003_files.sql")),
+    (4, include_str!("../migrations/004_attached.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Brings the database up to [`SCHEMA_VERSION`], each migration in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {

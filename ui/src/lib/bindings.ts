@@ -85,6 +85,8 @@ export const commands = {
 	myTasks: () => typedError<Task[], AppError>(__TAURI_INVOKE("my_tasks")),
 	/**  A card on `board` made from a message (its text, with a link back to it). */
 	taskFromMessage: (message: string, board: string) => typedError<Task, AppError>(__TAURI_INVOKE("task_from_message", { message, board })),
+	/**  Attaches files to a card: staged ones (`stage_file`) or ones already shared, by id. */
+	attachToTask: (task: string, files: string[]) => typedError<Task, AppError>(__TAURI_INVOKE("attach_to_task", { task, files })),
 	labels: (workspace: string) => typedError<Label[], AppError>(__TAURI_INVOKE("labels", { workspace })),
 	createLabel: (workspace: string, name: string, color: string) => typedError<Label, AppError>(__TAURI_INVOKE("create_label", { workspace, name, color })),
 	createEvent: (workspace: string, event: NewEvent) => typedError<Event, AppError>(__TAURI_INVOKE("create_event", { workspace, event })),
