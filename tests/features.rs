@@ -995,3 +995,60 @@ fn staging_keeps_the_newest_files_and_forgets_the_oldest_past_its_limit() {
     a.engine.share_file(ws, ids[1]).unwrap();
     assert_eq!(a.engine.files(ws, None).unwrap().len(), 1);
 }
+
+#[test]
+fn the_chunk_cache_drops_what_no_file_needs_and_keeps_the_rest() {
+    let c = clock();
+    let mut a = Replica::new("ada", &c);
+    let ws = a.engine.create_workspace("Acme", "").unwrap().id.unwrap();
+    let general = a.engine.channels(ws).unwrap()[0].channel.id.unwrap();
+    let stage = |e: &mut weft_core::Engine, name: &str, body: &[u8]| {
+        e.stage_file(ws, name, "", body.len() as u64, &mut &body[..])
+            .unwrap()
+    };
+    let kept = stage(&mut a.engine, "handbook.md", b"how we work");
+    let kept_id = kept.file.unwrap();
+    a.engine.share_file(ws, kept_id).unwrap();
+    let gone = stage(&mut a.engine, "old-plan.md", b"the plan we dropped");
+    let gone_id = gone.file.unwrap();
+    let m = a
+        .engine
+        .send(
+            general,
+            "the plan",
+            SendOptions {
+                attachments: vec![gone],
+                ..SendOptions::default()
+            },
+        )
+        .unwrap()
+        .id
+        .unwrap();
+    let never_sent = stage(&mut a.engine, "draft.md", b"never sent")
+        .file
+        .unwrap();
+    let cache = a.dir.path().join("chunks").join(ws.to_string());
+    let count = || std::fs::read_dir(&cache).unwrap().count();
+    assert_eq!(count(), 3);
+
+    // Nothing is swept while it is still needed, or younger than the grace period.
+    assert_eq!(
+        a.engine.sweep_chunks(std::time::Duration::ZERO).unwrap().0,
+        0
+    );
+    a.engine.delete_message(m).unwrap();
+    let err = a.engine.read_file(gone_id).unwrap_err();
+    assert_eq!(err.kind(), "not_found", "{err}");
+    assert_eq!(a.engine.sweep_chunks(weft_core::SWEEP_AFTER).unwrap().0, 0);
+    assert_eq!(count(), 3);
+
+    // The deleted message's file and the one never sent (staging ends with the engine) go;
+    // the shared handbook stays, whole.
+    a.restart();
+    assert!(a.engine.file(never_sent).is_err());
+    let (n, bytes) = a.engine.sweep_chunks(std::time::Duration::ZERO).unwrap();
+    assert_eq!(n, 2);
+    assert!(bytes > 0);
+    assert_eq!(count(), 1);
+    assert_eq!(a.engine.read_file(kept_id).unwrap(), b"how we work");
+}

@@ -189,6 +189,42 @@ pub async fn fetch_file(app: State<'_, App>, id: Id) -> Answer<FileState> {
     app.with(|e| e.fetch_file(id))
 }
 
+/// Largest image shown whole in the window.
+pub const MAX_SHOWN_IMAGE: u64 = 20 << 20;
+
+/// A PNG or JPEG file's content as a `data:` URL, to show the image whole. Fails with
+/// `not_here_yet` while chunks are missing (they are asked for).
+#[tauri::command]
+#[specta::specta]
+pub async fn image_data(app: State<'_, App>, id: Id) -> Answer<String> {
+    app.with(|e| {
+        let f = e.file(id)?;
+        let mime = match f.mime.as_str() {
+            m @ ("image/png" | "image/jpeg") => m,
+            other => {
+                return Err(weft_domain::DomainError::Invalid(format!(
+                    "{} is {other}: only PNG and JPEG images are shown here; download it instead",
+                    f.name
+                ))
+                .into());
+            }
+        };
+        if f.size > MAX_SHOWN_IMAGE {
+            return Err(weft_domain::DomainError::Invalid(format!(
+                "{} is over {} MiB: download it to see it whole",
+                f.name,
+                MAX_SHOWN_IMAGE >> 20
+            ))
+            .into());
+        }
+        let bytes = e.read_file(id)?;
+        Ok(format!(
+            "data:{mime};base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ))
+    })
+}
+
 /// Where a saved file went.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct Saved {

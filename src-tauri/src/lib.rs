@@ -495,6 +495,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             files::file_state,
             files::fetch_file,
             files::save_file,
+            files::image_data,
         ])
         .events(collect_events![Changed, SyncChanged])
         .dangerously_cast_bigints_to_number()

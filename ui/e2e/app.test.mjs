@@ -47,8 +47,18 @@ test("a person sets up Weft and uses every module offline", async () => {
     await app.find("article.message", { text: "(edited)" });
     await app.click("article.message button", { text: "Reply" });
     await app.type("input[name=reply]", "I'll write the notes");
+    // A file rides on the reply (picked in the thread's own file input).
+    await app.exec(`
+      const dt = new DataTransfer();
+      dt.items.add(new File(["outline"], "outline.txt", { type: "text/plain" }));
+      const input = document.querySelector("aside.thread input[name=reply-attach]");
+      input.files = dt.files;
+      input.dispatchEvent(new Event("change", { bubbles: true }));`);
+    await app.until("return /7 B/.test(document.querySelector('aside.thread .pending li')?.textContent ?? '')", "the reply's file is attached");
     await app.click("aside.thread button[type=submit]", { text: "Reply" });
     await app.find("aside.thread .reply", { text: "I'll write the notes" });
+    await app.find("aside.thread .reply .file[data-state=ready]", { text: "outline.txt" });
+    assert.equal(await app.exec("return document.querySelectorAll('aside.thread .pending li').length"), 0);
     await app.find("article.message button", { text: "1 reply" });
 
     // Mentions autocomplete, emoji reactions, pins, saved items, scheduled send.
@@ -383,6 +393,12 @@ test("two apps meet through a relay: a message typed in one appears in the other
     assert.equal(got.length, 300000);
     assert.ok(got.every((v, i) => v === (i * 7919) % 251), "the downloaded plan is the very bytes Ana attached");
     await b.screenshot(join(shots, "files-in-chat.png"));
+    // The image's preview opens it whole (fetched first: it was not on Ben's device).
+    await b.click("article.message button[aria-label='Show chart.png whole']");
+    await b.find("[role=dialog][aria-label='chart.png'] img[src^='data:image/png']", { timeout: 30_000 });
+    await b.until("return document.querySelector(\"[role=dialog][aria-label='chart.png'] img\")?.naturalWidth === 64", "the whole image, 64 pixels wide");
+    await b.click("button[aria-label='Close image']");
+    await b.until("return !document.querySelector(\"[role=dialog][aria-label='chart.png']\")", "the image closes");
     await b.click("nav button", { text: "Files" });
     await b.type("input[name=file-search]", "chart");
     await b.until("return [...document.querySelectorAll('.files-view .list li')].map((l) => l.textContent).join('|').includes('chart.png') && document.querySelectorAll('.files-view .list li').length === 1", "the Files view finds the chart by name");

@@ -200,6 +200,10 @@ impl Engine {
         };
         e.check_heads()?;
         e.reload_notify_state()?;
+        // Space only: a sweep that fails leaves the cache as it was.
+        if let Err(err) = e.sweep_chunks(crate::files::SWEEP_AFTER) {
+            tracing::warn!(error = %err, "the chunk cache was not swept");
+        }
         Ok(e)
     }
 

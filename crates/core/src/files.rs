@@ -25,6 +25,8 @@ use weft_sync::DocId;
 pub const MAX_RUNS_LISTED: usize = 1000;
 /// Files staged (sealed, not yet sent) kept at once; the oldest is forgotten past this.
 pub const MAX_STAGED: usize = 100;
+/// How old an unneeded chunk must be before the sweep at start-up removes it.
+pub const SWEEP_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Longest edge of an image preview, in pixels.
 pub const PREVIEW_EDGE: u32 = 320;
 /// Largest preview kept in a file's record (it replicates with it); a larger one is dropped.
@@ -352,7 +354,7 @@ impl Engine {
                 ws.to_string(),
             ));
         }
-        let (log, j) = self
+        let (log, j, deleted) = self
             .store
             .file(&id.to_string())?
             .ok_or_else(|| CoreError::NotFound(format!("file {id}")))?;
@@ -360,6 +362,13 @@ impl Engine {
         self.my_role(ws)?;
         let f: FileMeta = parse(&j)?;
         self.may_see_file(ws, &f)?;
+        // Gone with the message or task it was attached to (its chunks are swept).
+        if deleted {
+            return Err(CoreError::NotFound(format!(
+                "{}: deleted with the message or task it was attached to",
+                f.name
+            )));
+        }
         Ok((FileMeta { id: Some(id), ..f }, log))
     }
 
@@ -543,6 +552,53 @@ impl Engine {
     /// Chunks of an account's logs still to upload.
     pub(crate) fn chunks_to_upload(&self, log: &str) -> Result<u64> {
         Ok(self.store.queued_chunk_count(log, "upload")?)
+    }
+
+    /// Removes from the chunk cache what no file here needs any more: chunks of files deleted
+    /// with their message or task, of files staged and never sent (staging does not outlive
+    /// the engine), and pieces of writes cut short; only those written more than
+    /// `older_than` ago (another process on this data directory may be staging). Run as the
+    /// engine opens with [`SWEEP_AFTER`]; answers the chunks removed and their bytes.
+    pub fn sweep_chunks(&self, older_than: std::time::Duration) -> Result<(u64, u64)> {
+        let root = self.dir().join("chunks");
+        let Ok(logs) = std::fs::read_dir(&root) else {
+            return Ok((0, 0));
+        };
+        let kept = self.store.kept_chunks()?;
+        let staged: BTreeSet<(String, &str)> = self
+            .staged
+            .values()
+            .flat_map(|(_, ws, f)| f.chunks.iter().map(move |c| (ws.to_string(), c.as_str())))
+            .collect();
+        let (mut n, mut bytes) = (0u64, 0u64);
+        for log in logs.flatten() {
+            let name = log.file_name().to_string_lossy().into_owned();
+            let Ok(chunks) = std::fs::read_dir(log.path()) else {
+                continue;
+            };
+            for c in chunks.flatten() {
+                let chunk = c.file_name().to_string_lossy().into_owned();
+                if kept.contains(&(name.clone(), chunk.clone()))
+                    || staged.contains(&(name.clone(), chunk.as_str()))
+                {
+                    continue;
+                }
+                let Ok(meta) = c.metadata() else { continue };
+                let age = meta.modified().ok().and_then(|m| m.elapsed().ok());
+                if age.is_none_or(|a| a < older_than) {
+                    continue;
+                }
+                let size = meta.len();
+                if std::fs::remove_file(c.path()).is_ok() {
+                    n += 1;
+                    bytes += size;
+                }
+            }
+        }
+        if n > 0 {
+            tracing::info!(chunks = n, bytes, "swept chunks no file needs");
+        }
+        Ok((n, bytes))
     }
 
     /// Files of a workspace, newest first, optionally whose name contains `name`.

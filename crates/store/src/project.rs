@@ -388,6 +388,12 @@ impl Tx<'_> {
                 f.created_at.0,
                 json
             ])?;
+        if deleted {
+            // Nothing more to move for a deleted file, either way.
+            self.tx
+                .prepare_cached("DELETE FROM file_chunks WHERE file = ?1")?
+                .execute([key])?;
+        }
         self.index_search("file", key, ws, f.created_at.0, &f.name, &f.mime, deleted)
     }
 

@@ -342,13 +342,27 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// A file's record, with its workspace: (workspace, json).
-    pub fn file(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+    /// A file's record, with its workspace: (workspace, json, deleted).
+    pub fn file(&self, id: &str) -> Result<Option<(String, String, bool)>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT workspace, json FROM files WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached("SELECT workspace, json, deleted FROM files WHERE id = ?1")?
+            .query_row([id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+            })
             .optional()?)
+    }
+
+    /// The chunks this replica still needs, as (log, chunk): those of every file not deleted
+    /// (read off its record) and those queued to upload or fetch.
+    pub fn kept_chunks(&self) -> Result<std::collections::BTreeSet<(String, String)>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT f.workspace, c.value FROM files f, json_each(f.json, '$.chunks') c
+             WHERE f.deleted = 0 AND c.type = 'text'
+             UNION SELECT log, chunk FROM file_chunks",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// One workspace-scoped entity's JSON.

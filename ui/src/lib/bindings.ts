@@ -191,6 +191,11 @@ export const commands = {
 	 *  chunks are missing (they are asked for: save again on the `files` change).
 	 */
 	saveFile: (id: string) => typedError<Saved, AppError>(__TAURI_INVOKE("save_file", { id })),
+	/**
+	 *  A PNG or JPEG file's content as a `data:` URL, to show the image whole. Fails with
+	 *  `not_here_yet` while chunks are missing (they are asked for).
+	 */
+	imageData: (id: string) => typedError<string, AppError>(__TAURI_INVOKE("image_data", { id })),
 };
 
 /** Events */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_PICKED, describe as where, fit, icon, pickProblem, safePreview, toBase64 } from "./files";
+import { MAX_PICKED, describe as where, fit, icon, pickProblem, safePreview, toBase64, wholeImage } from "./files";
 
 describe("files in the window", () => {
   it("hands over a file's exact bytes as base64, binary and empty ones too", async () => {
@@ -21,6 +21,14 @@ describe("files in the window", () => {
     for (const bad of ["javascript:alert(1)", "data:image/svg+xml;base64,PHN2Zz4=", "https://evil.example/x.jpg",
       "data:image/jpeg;base64,AA\" onerror=\"alert(1)", "", null, undefined]) {
       expect(safePreview(bad)).toBeNull();
+    }
+  });
+
+  it("shows an image whole only as a PNG or JPEG data URL", () => {
+    expect(wholeImage("data:image/png;base64,iVBORw0KGgo=")).toBe("data:image/png;base64,iVBORw0KGgo=");
+    expect(wholeImage("data:image/jpeg;base64,/9j/")).toBe("data:image/jpeg;base64,/9j/");
+    for (const bad of ["data:image/svg+xml;base64,PHN2Zz4=", "data:text/html;base64,PGI+", "javascript:1", null]) {
+      expect(wholeImage(bad)).toBeNull();
     }
   });
 

@@ -45,6 +45,11 @@ export function safePreview(url: string | null | undefined): string | null {
   return url && /^data:image\/jpeg;base64,[A-Za-z0-9+/=]+$/.test(url) ? url : null;
 }
 
+/** A whole image safe to put in an `img`: only the PNG and JPEG data URLs the shell makes. */
+export function wholeImage(url: string | null | undefined): string | null {
+  return url && /^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/.test(url) ? url : null;
+}
+
 /** A preview's size on screen: the image's shape, at most `box` pixels on its long edge. */
 export function fit(width: number | null | undefined, height: number | null | undefined, box = 240): { width: number; height: number } {
   const w = width ?? 0;
