@@ -177,3 +177,68 @@ fn a_member_cannot_do_what_admins_do() {
         Some(5)
     );
 }
+
+#[test]
+fn files_go_on_messages_tasks_and_the_workspace_and_come_back_byte_for_byte() {
+    let a = tempfile::tempdir().unwrap();
+    ok(
+        a.path(),
+        &["profile", "init", "--name", "Ada", "--username", "ada"],
+    );
+    ok(a.path(), &["workspace", "create", "Acme"]);
+    ok(a.path(), &["board", "create", "Launch"]);
+    let task = json(
+        a.path(),
+        &["task", "create", "--board", "Launch", "Sign the build"],
+    );
+    let task_id = task["id"].as_str().unwrap();
+    let src = a.path().join("build-notes.md");
+    let body: Vec<u8> = (0..3000u32).flat_map(|i| i.to_le_bytes()).collect();
+    std::fs::write(&src, &body).unwrap();
+    let p = src.to_str().unwrap();
+
+    // On a task, in a message, and with the whole workspace: each listed with its id.
+    let on_task = json(a.path(), &["file", "add", p, "--task", task_id]);
+    assert_eq!(on_task["task"], task_id, "{on_task}");
+    assert_eq!(on_task["mime"], "text/markdown");
+    assert_eq!(on_task["key"], "", "no key is printed");
+    let shown = json(a.path(), &["task", "show", task_id]);
+    assert_eq!(shown["attachments"][0]["name"], "build-notes.md", "{shown}");
+    let in_msg = json(
+        a.path(),
+        &["file", "add", p, "--channel", "#general", "--text", "notes"],
+    );
+    assert!(in_msg["channel"].is_string(), "{in_msg}");
+    json(a.path(), &["file", "add", p]);
+    let list = json(a.path(), &["file", "list", "--name", "notes"]);
+    assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
+
+    let out = a.path().join("back.md");
+    let id = on_task["id"].as_str().unwrap();
+    ok(
+        a.path(),
+        &["file", "get", id, "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), body);
+
+    // Both a channel and a task, a folder, and an unknown id: refused, nothing added.
+    let both = weft(
+        a.path(),
+        &["file", "add", p, "--task", task_id, "--channel", "#general"],
+    );
+    assert_eq!(both.status.code(), Some(2), "a usage error");
+    let dir = weft(a.path(), &["file", "add", a.path().to_str().unwrap()]);
+    assert!(!dir.status.success());
+    let unknown = weft(
+        a.path(),
+        &["file", "get", task_id, "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(unknown.status.code(), Some(4), "not found");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        body,
+        "the earlier copy is untouched"
+    );
+    let list = json(a.path(), &["file", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 3);
+}

@@ -116,32 +116,8 @@ pub async fn stage_dropped(
         ));
     }
     let mut f = std::fs::File::open(&path).map_err(io)?;
-    let mime = mime_of(&name);
+    let mime = weft_core::mime_of(&name);
     app.with(|e| e.stage_file(workspace, &name, mime, meta.len(), &mut f))
-}
-
-/// A MIME type from a file name's extension (what a picked file's type is, in the window).
-pub fn mime_of(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "svg" => "image/svg+xml",
-        "pdf" => "application/pdf",
-        "txt" | "log" => "text/plain",
-        "md" => "text/markdown",
-        "csv" => "text/csv",
-        "json" => "application/json",
-        "zip" => "application/zip",
-        "mp4" => "video/mp4",
-        "mp3" => "audio/mpeg",
-        _ => "application/octet-stream",
-    }
 }
 
 /// Shares a staged file with the whole workspace (the Files view's upload).
@@ -259,6 +235,12 @@ pub async fn save_file(app: State<'_, App>, handle: tauri::AppHandle, id: Id) ->
 
 /// `dir/name`, or `dir/name (2).ext` and so on when that is taken.
 pub fn free_name(dir: &Path, name: &str) -> PathBuf {
+    // Only the last component, whatever a record says (the engine refuses such records too).
+    let name = Path::new(name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.starts_with(".."))
+        .unwrap_or("download");
     let first = dir.join(name);
     if !first.exists() {
         return first;
@@ -287,6 +269,14 @@ mod tests {
         assert_eq!(free_name(dir.path(), "a.pdf"), dir.path().join("a (3).pdf"));
         std::fs::write(dir.path().join(".env"), b"3").unwrap();
         assert_eq!(free_name(dir.path(), ".env"), dir.path().join(".env (2)"));
+        // A name that is a path lands in the folder, never beside or above it.
+        for evil in ["../../.bashrc", "/etc/cron.d/x", "..", "a/../../b"] {
+            assert_eq!(
+                free_name(dir.path(), evil).parent(),
+                Some(dir.path()),
+                "{evil}"
+            );
+        }
     }
 
     #[test]

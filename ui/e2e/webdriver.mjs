@@ -30,13 +30,17 @@ export class App {
       { env: { ...process.env, WEFT_DATA_DIR: dir, ...env }, stdio: ["ignore", "inherit", "inherit"] },
     );
     const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      try {
-        await fetch(`${base}/status`);
-        break;
-      } catch (e) {
-        if (i > 100) throw new Error(`tauri-driver did not start: ${e}`);
-        await sleep(100);
+    // tauri-driver answers its own /status at once, but a session it forwards before
+    // WebKitWebDriver listens hangs (seen in CI): wait for both.
+    for (const [url, who] of [[`${base}/status`, "tauri-driver"], [`http://127.0.0.1:${nativePort}/status`, "WebKitWebDriver"]]) {
+      for (let i = 0; ; i++) {
+        try {
+          await fetch(url, { signal: AbortSignal.timeout(2_000) });
+          break;
+        } catch (e) {
+          if (i > 150) throw new Error(`${who} did not start: ${e}`);
+          await sleep(100);
+        }
       }
     }
     const app = new App(base, driver, dir);

@@ -527,13 +527,16 @@ pub enum LabelCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum FileCmd {
-    /// Attach a file from disk: to a new message in `--channel` (with `--text`), or shared
-    /// with the whole workspace. Its content is sealed into the chunk cache and goes to the
-    /// relay with the next `weft sync`.
+    /// Attach a file from disk: to a new message in `--channel` (with `--text`), to a task
+    /// (`--task`), or shared with the whole workspace. Its content is sealed into the chunk
+    /// cache and goes to the relay with the next `weft sync`.
     Add {
         path: PathBuf,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "task")]
         channel: Option<String>,
+        /// Attach it to this task instead.
+        #[arg(long)]
+        task: Option<Id>,
         /// The message's text (with `--channel`).
         #[arg(long, default_value = "")]
         text: String,
@@ -2279,35 +2282,20 @@ fn settings(c: &mut Ctx, cmd: SettingsCmd) -> Result<()> {
     })
 }
 
-fn mime_of(path: &std::path::Path) -> &'static str {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("pdf") => "application/pdf",
-        Some("txt" | "md") => "text/plain",
-        Some("csv") => "text/csv",
-        Some("json") => "application/json",
-        Some("zip") => "application/zip",
-        _ => "application/octet-stream",
-    }
-}
-
 fn file(c: &mut Ctx, cmd: FileCmd) -> Result<()> {
     let ws = c.ws()?;
     match cmd {
         FileCmd::Add {
             path,
             channel,
+            task,
             text,
         } => {
             let meta =
                 std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+            if !meta.is_file() {
+                bail!("{} is not a file", path.display());
+            }
             let name = path
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -2316,10 +2304,14 @@ fn file(c: &mut Ctx, cmd: FileCmd) -> Result<()> {
             let mut f = std::fs::File::open(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
             let staged =
-                c.e.stage_file(ws, &name, mime_of(&path), meta.len(), &mut f)?;
+                c.e.stage_file(ws, &name, weft_core::mime_of(&name), meta.len(), &mut f)?;
             let id = staged.file.context("staged file without id")?;
-            let fm = match channel {
-                Some(ch) => {
+            let fm = match (channel, task) {
+                (_, Some(t)) => {
+                    c.e.attach_to_task(t, &[id])?;
+                    c.e.file(id)?
+                }
+                (Some(ch), None) => {
                     let ch = c.channel(&ch)?;
                     c.e.send(
                         ch,
@@ -2331,7 +2323,7 @@ fn file(c: &mut Ctx, cmd: FileCmd) -> Result<()> {
                     )?;
                     c.e.file(id)?
                 }
-                None => c.e.share_file(ws, id)?,
+                (None, None) => c.e.share_file(ws, id)?,
             };
             c.ok(&fm, || format!("{id}  {}  {} bytes", fm.name, fm.size))
         }

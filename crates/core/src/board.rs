@@ -704,13 +704,21 @@ impl Engine {
         column: Option<Id>,
     ) -> Result<Task> {
         let m = self.message(message)?;
-        let title: String = m
+        // The first line, or (for a message of files only) the first file's name.
+        let first = m
             .text
             .lines()
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .take(validate::MAX_NAME)
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .or(m.attachments.first().map(|a| a.name.as_str()))
+            .unwrap_or_default();
+        let title: String = first.chars().take(validate::MAX_NAME).collect();
+        // The message's files that can still be attached (not deleted since, say).
+        let files: Vec<Id> = m
+            .attachments
+            .iter()
+            .filter_map(|a| a.file)
+            .filter(|f| self.file(*f).is_ok())
             .collect();
         let t = self.create_task(
             board,
@@ -727,7 +735,6 @@ impl Engine {
             e.set("tasks", &id.to_string(), &["from_message"], &message)
         })?;
         // The message's files come along, as references to the message's records.
-        let files: Vec<Id> = m.attachments.iter().filter_map(|a| a.file).collect();
         if !files.is_empty() {
             return self.attach_to_task(id, &files);
         }

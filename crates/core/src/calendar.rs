@@ -284,14 +284,21 @@ impl Engine {
             occurrences.extend(expand(&e, from, to));
         }
         occurrences.sort_by_key(|o| (o.start, o.event.id));
+        // This workspace's tasks, as shown (no file keys).
+        let boards: std::collections::BTreeSet<String> = self
+            .boards(ws)?
+            .into_iter()
+            .filter_map(|b| b.id.map(|i| i.to_string()))
+            .collect();
         let tasks_due = self
             .store
             .tasks_due(from.0, to.0)?
             .into_iter()
+            .filter(|r| boards.contains(&r.board))
             .filter_map(|r| {
                 let mut t: weft_domain::Task = serde_json::from_str(&r.json).ok()?;
                 t.id = r.id.parse().ok();
-                Some(t)
+                Some(t.shown())
             })
             .collect();
         Ok(Agenda {

@@ -200,9 +200,21 @@ impl Engine {
         };
         e.check_heads()?;
         e.reload_notify_state()?;
-        // Space only: a sweep that fails leaves the cache as it was.
-        if let Err(err) = e.sweep_chunks(crate::files::SWEEP_AFTER) {
-            tracing::warn!(error = %err, "the chunk cache was not swept");
+        // Space only: a sweep that fails leaves the cache as it was. At most once a day (a
+        // CLI opens the engine for every command).
+        let now = e.now().0;
+        let last: i64 = e
+            .store
+            .local("chunks.swept_at")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(i64::MIN);
+        if now.saturating_sub(last) >= 86_400_000 || now < last {
+            match e.sweep_chunks(crate::files::SWEEP_AFTER) {
+                Ok(_) => e
+                    .store
+                    .write(|tx| tx.set_local("chunks.swept_at", &now.to_string()))?,
+                Err(err) => tracing::warn!(error = %err, "the chunk cache was not swept"),
+            }
         }
         Ok(e)
     }

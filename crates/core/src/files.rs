@@ -65,6 +65,35 @@ fn file_name(name: &str) -> Result<String> {
     Ok(name)
 }
 
+/// A MIME type from a file name's extension (for files read from disk).
+pub fn mime_of(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "txt" | "log" => "text/plain",
+        "md" => "text/markdown",
+        "csv" => "text/csv",
+        "json" => "application/json",
+        "zip" => "application/zip",
+        "mp4" => "video/mp4",
+        "mp3" => "audio/mpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A chunk id as this engine writes it: 64 lowercase hex digits (a SHA-256).
+fn is_chunk_id(c: &str) -> bool {
+    c.len() == 64 && c.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn sha256_hex(b: &[u8]) -> String {
     hex(&Sha256::digest(b))
 }
@@ -266,13 +295,31 @@ impl Engine {
             };
             let f = match self.staged.get(&id) {
                 Some((_, w, f)) if *w == ws => {
+                    // Its chunks must still be in the cache (a sweep by another process on
+                    // this directory, say): a record naming chunks nowhere is never written.
+                    let log = ws.to_string();
+                    if let Some(c) = f.chunks.iter().find(|c| !self.chunk_path(&log, c).exists()) {
+                        return Err(CoreError::NotFound(format!(
+                            "{}: its sealed content is gone from this device (chunk {c}); attach it again",
+                            f.name
+                        )));
+                    }
                     out.push((id, f.clone()));
                     f.clone()
                 }
-                _ => {
-                    let f = self.file(id)?;
-                    if f.id.is_none() {
-                        return Err(CoreError::NotFound(format!("file {id}")));
+                Some((_, _, f)) => {
+                    return Err(DomainError::Invalid(format!(
+                        "{} was attached in another workspace",
+                        f.name
+                    ))
+                    .into());
+                }
+                None => {
+                    // A file already shared, as a reference: one of this workspace's that I
+                    // can see.
+                    let (f, log) = self.file_and_log(id)?;
+                    if log != ws.to_string() {
+                        return Err(CoreError::NotFound(format!("file {id} in this workspace")));
                     }
                     f
                 }
@@ -362,6 +409,13 @@ impl Engine {
         self.my_role(ws)?;
         let f: FileMeta = parse(&j)?;
         self.may_see_file(ws, &f)?;
+        // A record comes from another replica: its name becomes a path when saved and its
+        // chunk ids paths in the cache, so both must be what this device would write.
+        if file_name(&f.name).is_err() || !f.chunks.iter().all(|c| is_chunk_id(c)) {
+            return Err(CoreError::FileDamaged(format!(
+                "file {id}: its record has a name or chunk id that is not well formed"
+            )));
+        }
         // Gone with the message or task it was attached to (its chunks are swept).
         if deleted {
             return Err(CoreError::NotFound(format!(
@@ -734,6 +788,89 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_domain::{Profile, Timestamp};
+
+    fn engine(dir: &Path) -> (Engine, Id) {
+        let mut e = Engine::open(dir).unwrap();
+        e.init_profile(Profile {
+            display_name: "Ada".into(),
+            username: "ada".into(),
+            ..Profile::default()
+        })
+        .unwrap();
+        let ws = e.create_workspace("Acme", "").unwrap().id.unwrap();
+        (e, ws)
+    }
+
+    #[test]
+    fn a_forged_record_can_neither_reach_outside_the_cache_nor_take_over_a_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut e, ws) = engine(tmp.path());
+        let body = b"the real handbook".to_vec();
+        let staged = e
+            .stage_file(ws, "handbook.md", "", body.len() as u64, &mut &body[..])
+            .unwrap();
+        let real = e.share_file(ws, staged.file.unwrap()).unwrap().id.unwrap();
+        let db = tmp.path().join("weft.db");
+        assert!(db.exists());
+
+        // Records as another replica might write them: a path for a name, a path for a
+        // chunk (which a damaged read would delete), and a claim on the real file's id.
+        let forged = [
+            (
+                e.new_id(),
+                FileMeta {
+                    name: "../../.bashrc".into(),
+                    chunks: vec!["a".repeat(64)],
+                    ..FileMeta::default()
+                },
+            ),
+            (
+                e.new_id(),
+                FileMeta {
+                    name: "ok.txt".into(),
+                    chunks: vec!["../../weft.db".into()],
+                    ..FileMeta::default()
+                },
+            ),
+        ];
+        for (id, f) in &forged {
+            e.edit(&DocId::workspace(ws), |d| {
+                d.create("files", &id.to_string(), f)
+            })
+            .unwrap();
+            let err = e.read_file(*id).unwrap_err();
+            assert_eq!(err.kind(), "corrupt", "{err}");
+            assert!(matches!(e.file_state(*id), Err(CoreError::FileDamaged(_))));
+        }
+        assert!(db.exists(), "nothing outside the cache was touched");
+
+        // A second record under the real file's id, deleted: the first holder keeps it.
+        let general = e.channels(ws).unwrap()[0].channel.id.unwrap();
+        let claim = weft_domain::Message {
+            text: "mine now".into(),
+            author: e.me.map(|m| m.user),
+            attachments: vec![Attachment {
+                file: Some(real),
+                name: "handbook.md".into(),
+                record: Some(FileMeta {
+                    name: "handbook.md".into(),
+                    deleted_at: Some(Timestamp(1)),
+                    ..FileMeta::default()
+                }),
+                ..Attachment::default()
+            }],
+            ..weft_domain::Message::default()
+        };
+        let (_, c) = e.channel(general).unwrap();
+        let doc = DocId::channel(ws, general, c.segment);
+        let mid = e.new_id().to_string();
+        e.edit(&doc, |d| d.create("messages", &mid, &claim))
+            .unwrap();
+        e.delete_message(mid.parse().unwrap()).unwrap();
+        assert_eq!(e.read_file(real).unwrap(), body, "the real file stands");
+        assert_eq!(e.files(ws, Some("handbook")).unwrap().len(), 1);
+    }
 
     fn png(w: u32, h: u32, pattern: bool) -> Vec<u8> {
         let img = image::GrayImage::from_fn(w, h, |x, y| {

@@ -44,7 +44,9 @@ pub use engine::{
     APPLY_STEP, COMPACT_EVERY, ChangeEvent, Engine, Identity, ImportReport, PIPELINE_MIN,
 };
 pub use error::{CoreError, Result};
-pub use files::{FileState, MAX_PREVIEW_BYTES, MAX_STAGED, PREVIEW_EDGE, SWEEP_AFTER, preview};
+pub use files::{
+    FileState, MAX_PREVIEW_BYTES, MAX_STAGED, PREVIEW_EDGE, SWEEP_AFTER, mime_of, preview,
+};
 pub use focus::FocusEnd;
 pub use net::{
     RELAY_READ_CHUNK, SyncMode, SyncReport, SyncStatus, relay_client_config, sync_account,

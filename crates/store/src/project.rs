@@ -359,7 +359,8 @@ impl Tx<'_> {
         })
     }
 
-    /// A file's row and search entry.
+    /// A file's row and search entry. A file is its first holder's (message, task, or the
+    /// workspace): a record elsewhere claiming its id changes nothing.
     fn project_file(
         &self,
         ws: &str,
@@ -368,12 +369,15 @@ impl Tx<'_> {
         json: &str,
         deleted: bool,
     ) -> Result<(), StoreError> {
-        self.tx
+        let written = self
+            .tx
             .prepare_cached(
                 "INSERT INTO files(id, workspace, name, size, mime, channel, message, task,
                  deleted, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, deleted = excluded.deleted,
-                 json = excluded.json",
+                 json = excluded.json
+                 WHERE files.workspace = excluded.workspace
+                   AND files.message IS excluded.message AND files.task IS excluded.task",
             )?
             .execute(params![
                 key,
@@ -388,6 +392,10 @@ impl Tx<'_> {
                 f.created_at.0,
                 json
             ])?;
+        if written == 0 {
+            tracing::warn!(file = key, "a record claims a file another holds: ignored");
+            return Ok(());
+        }
         if deleted {
             // Nothing more to move for a deleted file, either way.
             self.tx
@@ -863,10 +871,13 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Empties every read-model table, before a full rebuild from the documents.
+    /// Empties every read-model table, before a full rebuild from the documents. Every
+    /// document is marked unprojected with it, so a rebuild cut short goes on at the next
+    /// start instead of leaving the read model short.
     pub fn clear_read_model(&self) -> Result<(), StoreError> {
         self.tx.execute_batch(
-            "DELETE FROM workspaces; DELETE FROM members; DELETE FROM profiles;
+            "UPDATE docs SET projected_heads = X'';
+             DELETE FROM workspaces; DELETE FROM members; DELETE FROM profiles;
              DELETE FROM channels; DELETE FROM channel_members; DELETE FROM messages;
              INSERT INTO messages_fts(messages_fts) VALUES ('delete-all');
              DELETE FROM files; DELETE FROM boards; DELETE FROM columns; DELETE FROM tasks;
