@@ -994,6 +994,26 @@ fn staging_keeps_the_newest_files_and_forgets_the_oldest_past_its_limit() {
     }
     a.engine.share_file(ws, ids[1]).unwrap();
     assert_eq!(a.engine.files(ws, None).unwrap().len(), 1);
+    // A file taken back before sending is gone, its sealed chunks with it.
+    let cache = a.dir.path().join("chunks").join(ws.to_string());
+    let before = std::fs::read_dir(&cache).unwrap().count();
+    let back = a
+        .engine
+        .stage_file(ws, "oops.txt", "", 4, &mut &b"oops"[..])
+        .unwrap()
+        .file
+        .unwrap();
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), before + 1);
+    a.engine.discard_staged(back).unwrap();
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), before);
+    assert_eq!(
+        a.engine.share_file(ws, back).unwrap_err().kind(),
+        "not_found"
+    );
+    assert_eq!(
+        a.engine.discard_staged(back).unwrap_err().kind(),
+        "not_found"
+    );
 }
 
 #[test]

@@ -120,6 +120,13 @@ pub async fn stage_dropped(
     app.with(|e| e.stage_file(workspace, &name, mime, meta.len(), &mut f))
 }
 
+/// Takes back a staged file (its chip removed before sending).
+#[tauri::command]
+#[specta::specta]
+pub async fn discard_file(app: State<'_, App>, staged: Id) -> Answer<()> {
+    app.with(|e| e.discard_staged(staged))
+}
+
 /// Shares a staged file with the whole workspace (the Files view's upload).
 #[tauri::command]
 #[specta::specta]

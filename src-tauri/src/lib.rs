@@ -491,6 +491,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             files::stage_file,
             files::stage_dropped,
             files::share_file,
+            files::discard_file,
             files::files,
             files::file_state,
             files::fetch_file,

@@ -356,6 +356,18 @@ impl Engine {
         }
     }
 
+    /// Forgets a staged file the person took back before sending, with its sealed chunks.
+    pub fn discard_staged(&mut self, id: Id) -> Result<()> {
+        let Some((_, ws, f)) = self.staged.remove(&id) else {
+            return Err(CoreError::NotFound(format!("staged file {id}")));
+        };
+        let log = ws.to_string();
+        for c in &f.chunks {
+            let _ = std::fs::remove_file(self.chunk_path(&log, c));
+        }
+        Ok(())
+    }
+
     /// Shares a staged file with the whole workspace (in no channel): its record goes in the
     /// workspace's document.
     pub fn share_file(&mut self, ws: Id, staged: Id) -> Result<FileMeta> {

@@ -176,6 +176,8 @@ export const commands = {
 	stageDropped: (workspace: string, path: string) => typedError<Attachment, AppError>(__TAURI_INVOKE("stage_dropped", { workspace, path })),
 	/**  Shares a staged file with the whole workspace (the Files view's upload). */
 	shareFile: (workspace: string, staged: string) => typedError<FileMeta, AppError>(__TAURI_INVOKE("share_file", { workspace, staged })),
+	/**  Takes back a staged file (its chip removed before sending). */
+	discardFile: (staged: string) => typedError<null, AppError>(__TAURI_INVOKE("discard_file", { staged })),
 	/**  The files of a workspace I can see, newest first, optionally whose name contains `name`. */
 	files: (workspace: string, name: string | null) => typedError<FileView[], AppError>(__TAURI_INVOKE("files", { workspace, name })),
 	/**  How much of a file's content is here. */
