@@ -246,7 +246,6 @@ pub fn free_name(dir: &Path, name: &str) -> PathBuf {
     let name = Path::new(name)
         .file_name()
         .and_then(|n| n.to_str())
-        .filter(|n| !n.starts_with(".."))
         .unwrap_or("download");
     let first = dir.join(name);
     if !first.exists() {

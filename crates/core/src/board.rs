@@ -51,6 +51,26 @@ pub struct ColumnView {
 }
 
 /// A task as shown (its files' keys left out, [`Task::shown`]).
+/// Adds to a task's activity who did what, when.
+fn log_activity(
+    e: &mut crate::engine::Edit<'_>,
+    key: &str,
+    at: Timestamp,
+    by: Id,
+    what: String,
+) -> Result<()> {
+    e.push(
+        "tasks",
+        key,
+        "activity",
+        &TaskActivity {
+            at,
+            by: Some(by),
+            what,
+        },
+    )
+}
+
 fn task_of(id: &str, json: &str) -> Result<Task> {
     let mut t: Task = parse(json)?;
     t.id = id.parse().ok();
@@ -520,16 +540,7 @@ impl Engine {
                 return Ok(());
             }
             e.set("tasks", &key, &["updated_at"], &now)?;
-            e.push(
-                "tasks",
-                &key,
-                "activity",
-                &TaskActivity {
-                    at: now,
-                    by: Some(me),
-                    what: what.join(", "),
-                },
-            )
+            log_activity(e, &key, now, me, what.join(", "))
         })?;
         let _ = t;
         self.task(task)
@@ -570,16 +581,7 @@ impl Engine {
                 e.set("tasks", &key, &["completed_at"], &None::<i64>)?;
             }
             e.set("tasks", &key, &["updated_at"], &now)?;
-            e.push(
-                "tasks",
-                &key,
-                "activity",
-                &TaskActivity {
-                    at: now,
-                    by: Some(me),
-                    what: format!("moved to {}", target.name),
-                },
-            )
+            log_activity(e, &key, now, me, format!("moved to {}", target.name))
         })?;
         self.task(task)
     }
@@ -592,16 +594,7 @@ impl Engine {
         let key = task.to_string();
         self.edit(&DocId::board(ws, board), |e| {
             e.set("tasks", &key, &["deleted_at"], &now)?;
-            e.push(
-                "tasks",
-                &key,
-                "activity",
-                &TaskActivity {
-                    at: now,
-                    by: Some(me),
-                    what: "deleted".into(),
-                },
-            )
+            log_activity(e, &key, now, me, "deleted".to_owned())
         })
     }
 
@@ -622,16 +615,7 @@ impl Engine {
         };
         self.edit(&DocId::board(ws, board), |e| {
             e.set("tasks", &key, &["comments", &id.to_string()], &c)?;
-            e.push(
-                "tasks",
-                &key,
-                "activity",
-                &TaskActivity {
-                    at: now,
-                    by: Some(me),
-                    what: "commented".into(),
-                },
-            )
+            log_activity(e, &key, now, me, "commented".to_owned())
         })?;
         Ok(id)
     }
@@ -787,16 +771,7 @@ impl Engine {
                 e.push("tasks", &key, "attachments", a)?;
             }
             e.set("tasks", &key, &["updated_at"], &now)?;
-            e.push(
-                "tasks",
-                &key,
-                "activity",
-                &TaskActivity {
-                    at: now,
-                    by: Some(me),
-                    what,
-                },
-            )
+            log_activity(e, &key, now, me, what)
         })?;
         self.unstage(&staged);
         self.task(task)

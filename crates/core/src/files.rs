@@ -441,11 +441,15 @@ impl Engine {
     /// How much of a file's content is here.
     pub fn file_state(&self, id: Id) -> Result<FileState> {
         let (f, log) = self.file_and_log(id)?;
+        self.state_of(id, &f, &log)
+    }
+
+    fn state_of(&self, id: Id, f: &FileMeta, log: &str) -> Result<FileState> {
         let total = f.chunks.len() as u32;
         let have = f
             .chunks
             .iter()
-            .filter(|c| self.chunk_path(&log, c).exists())
+            .filter(|c| self.chunk_path(log, c).exists())
             .count() as u32;
         if have == total {
             return Ok(FileState::Ready);
@@ -458,19 +462,24 @@ impl Engine {
     /// next sync; a `files` change is sent when the last one is in).
     pub fn fetch_file(&mut self, id: Id) -> Result<FileState> {
         let (f, log) = self.file_and_log(id)?;
+        self.ask_missing(id, &f, &log)
+    }
+
+    /// Queues a looked-up file's missing chunks for fetching; answers its state.
+    fn ask_missing(&mut self, id: Id, f: &FileMeta, log: &str) -> Result<FileState> {
         let missing: Vec<String> = f
             .chunks
             .iter()
-            .filter(|c| !self.chunk_path(&log, c).exists())
+            .filter(|c| !self.chunk_path(log, c).exists())
             .cloned()
             .collect();
         if !missing.is_empty() {
             let now = self.now().0;
             self.store
-                .write(|tx| tx.queue_chunks(&log, &id.to_string(), &missing, "fetch", now))?;
+                .write(|tx| tx.queue_chunks(log, &id.to_string(), &missing, "fetch", now))?;
             self.outbox_notify.notify_one();
         }
-        self.file_state(id)
+        self.state_of(id, f, log)
     }
 
     /// A file's content, put back together from the cache: every chunk opened under the
@@ -478,7 +487,7 @@ impl Engine {
     /// the cache (and asked for again) and the read fails.
     pub fn read_file(&mut self, id: Id) -> Result<Vec<u8>> {
         let (f, log) = self.file_and_log(id)?;
-        if let FileState::Missing { have, total, .. } = self.fetch_file(id)? {
+        if let FileState::Missing { have, total, .. } = self.ask_missing(id, &f, &log)? {
             return Err(CoreError::NotHereYet(format!(
                 "{}: {have} of {total} chunks are here; the rest are being fetched",
                 f.name
@@ -501,7 +510,7 @@ impl Engine {
             };
             let Some(plain) = plain else {
                 let _ = std::fs::remove_file(&path);
-                self.fetch_file(id)?;
+                self.ask_missing(id, &f, &log)?;
                 return Err(CoreError::FileDamaged(format!(
                     "{}: chunk {} of {count} is damaged; it was dropped and is asked for again",
                     f.name,

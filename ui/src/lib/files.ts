@@ -1,7 +1,7 @@
 // Files in the window: reading what a person picked, pasted or dropped for the engine, and
 // saying where a file's content is.
 import { size } from "./format";
-import type { FileState } from "./bindings";
+import { call, commands, type Attachment, type FileState } from "./api";
 
 /** The largest file handed over from the window in one piece (the shell's `MAX_PICKED_BYTES`);
  * larger files are dropped on the window, which the shell reads from disk. */
@@ -38,6 +38,15 @@ export function pickProblem(f: { name: string; size: number }): string {
     return `${f.name} is ${size(f.size)}: files over ${size(MAX_PICKED)} attach by dragging them onto the window.`;
   }
   return "";
+}
+
+/** Seals a picked (or pasted) file for `workspace`, ready to send, attach or share; a file
+ * too large to hand over is refused with the way to attach it. */
+export async function stagePicked(workspace: string, f: File): Promise<Attachment> {
+  const problem = pickProblem(f);
+  if (problem) throw new Error(problem);
+  const name = f.name || `pasted.${(f.type.split("/")[1] ?? "bin").replace(/[^a-z0-9]/g, "")}`;
+  return call(commands.stageFile(workspace, name, f.type, await toBase64(f)));
 }
 
 /** A preview safe to put in an `img`: only the JPEG data URLs the engine makes. */
